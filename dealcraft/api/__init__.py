@@ -1,0 +1,1 @@
+"""The REST API under /api/v1, generated from the schema."""

@@ -1,0 +1,34 @@
+"""Builds the ASGI app: the REST API (and, as they land, the web pages)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from dealcraft import __version__
+from dealcraft.api import auth, records, schema
+from dealcraft.api.errors import install_error_handlers
+from dealcraft.workspace import Workspace
+
+
+def create_app(workspace: Workspace | None = None) -> FastAPI:
+    workspace = workspace or Workspace()
+    app = FastAPI(
+        title="Dealcraft API",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        default_response_class=ORJSONResponse,
+    )
+    app.state.workspace = workspace
+    install_error_handlers(app)
+    app.include_router(auth.router)
+    app.include_router(schema.router)
+    app.include_router(records.router)
+
+    @app.get("/api/health", tags=["meta"])
+    def health():
+        return {"status": "ok", "version": __version__}
+
+    return app

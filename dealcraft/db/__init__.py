@@ -1,0 +1,1 @@
+"""Storage: engines, the platform's own tables, migrations and runtime DDL."""

@@ -1,0 +1,168 @@
+"""Compiling a checked expression into a SQLAlchemy Core expression."""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from . import nodes as n
+from . import sqlfuncs
+from .check import Checked
+from .functions import RunContext
+from .types import ExprType, SqlBinder, encode_list, literal_sql_type, sql_type
+from .values import parameter_value, utc_now
+
+T = ExprType
+Sql = sa.ColumnElement[Any]
+
+
+def to_sql(
+    checked: Checked,
+    binder: SqlBinder,
+    table: Any,
+    params: Mapping[str, Any] | None = None,
+    now: dt.datetime | None = None,
+) -> Sql:
+    """The SQL form of ``checked`` over ``table``, the base table of ``checked.object_name``."""
+    compiler = _Compiler(checked, binder, table, params, RunContext(utc_now(now)))
+    result = compiler.visit(checked.tree)
+    # Typed so that backends hand back Python values (SQLite returns dates as text)
+    if checked.type in (T.NULL, T.NUMBER):
+        return result
+    return sa.type_coerce(result, sql_type(checked.type))
+
+
+def _divide(left: Sql, right: Sql) -> Sql:
+    # Real division everywhere, and NULL rather than an error for a zero divisor
+    divisor = sa.func.nullif(sa.cast(right, sa.Float), 0, type_=sa.Float)
+    return sa.cast(left, sa.Float) / divisor
+
+
+def _concat(left: Sql, right: Sql) -> Sql:
+    return sa.type_coerce(left, sa.String).op("||", return_type=sa.String)(right)
+
+
+_BINARY: dict[str, Callable[[Sql, Sql], Sql]] = {
+    "and": lambda a, b: sa.and_(a, b),
+    "or": lambda a, b: sa.or_(a, b),
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": _divide,
+    "||": _concat,
+}
+
+_UNARY: dict[str, Callable[[Sql], Sql]] = {
+    "not": sa.not_,
+    "neg": operator.neg,
+}
+
+_ORDERING = frozenset({"<", "<=", ">", ">="})
+
+
+@dataclass
+class _Compiler:
+    checked: Checked
+    binder: SqlBinder
+    table: Any
+    params: Mapping[str, Any] | None
+    context: RunContext
+
+    def visit(self, node: n.Node) -> Sql:
+        return _HANDLERS[type(node)](self, node)
+
+    def literal(self, value: Any, expr_type: ExprType) -> Sql:
+        if value is None:
+            # A typed NULL: a bare NULL would make SQLAlchemy turn "= NULL" into "IS NULL"
+            return sa.cast(sa.null(), sql_type(expr_type if expr_type is not T.NULL else T.TEXT))
+        if expr_type is T.BOOLEAN:
+            return sa.true() if value else sa.false()
+        if expr_type is T.LIST:
+            encoded = encode_list([str(item) for item in value])
+            return self.literal(encoded, T.TEXT)
+        return sa.literal(value, literal_sql_type(value, expr_type))
+
+    def lit(self, node: n.Lit) -> Sql:
+        return self.literal(node.value, node.type)
+
+    def param(self, node: n.Param) -> Sql:
+        value = parameter_value(self.params, node.name, self.checked.expression.source)
+        return self.literal(value, node.type)
+
+    def field(self, node: n.Field) -> Sql:
+        first = node.steps[0]
+        value = self.binder.column(first.object_name, first.field.name, self.table)
+
+        # Each further segment looks the referenced record up by id in a correlated subquery;
+        # explicit correlation, as auto-correlation does not reach through nested subqueries
+        for step in node.steps[1:]:
+            target = self.binder.table(step.object_name)
+            column = self.binder.column(step.object_name, step.field.name, target)
+            key = self.binder.id_column(step.object_name, target)
+            query = sa.select(column).where(key == value).correlate_except(target)
+            value = query.scalar_subquery()
+        return value
+
+    def unary(self, node: n.Unary) -> Sql:
+        return _UNARY[node.op](self.visit(node.operand))
+
+    def binary(self, node: n.Binary) -> Sql:
+        left, right = self.visit(node.left), self.visit(node.right)
+        if node.op in _ORDERING and node.operand_type is T.TEXT:
+            left, right = sqlfuncs.code_point_order(left), sqlfuncs.code_point_order(right)
+        return _BINARY[node.op](left, right)
+
+    def in_list(self, node: n.InList) -> Sql:
+        operand = self.visit(node.operand)
+        items: list[Sql] = []
+        for item in node.items:
+            if isinstance(item, n.Param) and item.element is not None:
+                values = parameter_value(self.params, item.name, self.checked.expression.source)
+                items.extend(self.literal(value, node.operand.type) for value in values)
+            else:
+                items.append(self.visit(item))
+        # An empty list matches nothing, NULL included, as SQL's own empty IN does
+        if not items:
+            return sa.false()
+        return operand.in_(items)
+
+    def between(self, node: n.Between) -> Sql:
+        operand, low, high = (self.visit(x) for x in (node.operand, node.low, node.high))
+        if node.operand_type is T.TEXT:
+            operand, low, high = (sqlfuncs.code_point_order(x) for x in (operand, low, high))
+        return operand.between(low, high)
+
+    def like(self, node: n.Like) -> Sql:
+        return sqlfuncs.like_plain(self.visit(node.operand), self.visit(node.pattern))
+
+    def is_null(self, node: n.IsNull) -> Sql:
+        return self.visit(node.operand).is_(None)
+
+    def call(self, node: n.Call) -> Sql:
+        args = [self.visit(arg) for arg in node.args]
+        return node.function.sql(args, self.context)
+
+
+_HANDLERS: dict[type[n.Node], Callable[[_Compiler, Any], Sql]] = {
+    n.Lit: _Compiler.lit,
+    n.Param: _Compiler.param,
+    n.Field: _Compiler.field,
+    n.Unary: _Compiler.unary,
+    n.Binary: _Compiler.binary,
+    n.InList: _Compiler.in_list,
+    n.Between: _Compiler.between,
+    n.Like: _Compiler.like,
+    n.IsNull: _Compiler.is_null,
+    n.Call: _Compiler.call,
+}

@@ -1,0 +1,837 @@
+"""The record service: the one gate for every read and write of records.
+
+Every call takes a principal. The access policy is applied inside the SQL built here (row
+scope as a WHERE clause, operations and fields checked before any statement), and every
+write stores the row, its field history and an outbox event in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from dealcraft import expr
+from dealcraft.access.policy import AccessPolicy, BaselinePolicy
+from dealcraft.access.principal import Principal
+from dealcraft.db import system
+from dealcraft.db.tx import write_transaction
+from dealcraft.errors import (
+    FieldError,
+    InvalidInput,
+    NotFound,
+    ValidationFailed,
+    VersionConflict,
+)
+from dealcraft.records.cursor import (
+    SortKey,
+    after_condition,
+    decode_cursor,
+    encode_cursor,
+    order_clauses,
+    parse_sort,
+)
+from dealcraft.schema.model import SYSTEM_COLUMNS, FieldDef, ObjectDef
+from dealcraft.schema.registry import SYSTEM_REFS, SchemaRegistry, SchemaView
+from dealcraft.schema.service import utcnow
+from dealcraft.schema.types import DateTimeType, handler_for
+
+logger = logging.getLogger(__name__)
+
+MAX_LIMIT = 500
+_DT = DateTimeType()
+
+
+@dataclass
+class Page:
+    data: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+@dataclass
+class RowError:
+    row: int  # 1-based data row number (the header is row 0)
+    field: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "field": self.field, "code": self.code, "message": self.message}
+
+
+@dataclass
+class BulkResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[RowError] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": [r.as_dict() for r in self.rejected],
+        }
+
+
+class ImportRejected(ValidationFailed):
+    """An all-or-nothing bulk write found bad rows; nothing was written."""
+
+    def __init__(self, rejected: list[RowError]) -> None:
+        first = rejected[0]
+        super().__init__([FieldError(first.field, first.code, first.message)])
+        self.code = "import_rejected"
+        self.message = (
+            f"{len(rejected)} row(s) are invalid, nothing was imported; first: row {first.row}, "
+            f"{first.field}: {first.message}"
+        )
+        self.details = {"rejected": [r.as_dict() for r in rejected[:1000]], "count": len(rejected)}
+        self.rejected = rejected
+
+
+def _object_not_found(name: str) -> NotFound:
+    return NotFound(f"no object named {name!r}", code="object_not_found", details={"object": name})
+
+
+def _record_not_found(obj: ObjectDef, record_id: Any) -> NotFound:
+    return NotFound(
+        f"no {obj.name} with id {record_id}",
+        code="record_not_found",
+        details={"object": obj.name, "id": record_id},
+    )
+
+
+class RecordService:
+    def __init__(
+        self,
+        engine: Engine,
+        registry: SchemaRegistry,
+        policy: AccessPolicy | None = None,
+        after_commit: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.registry = registry
+        self.policy: AccessPolicy = policy or BaselinePolicy()
+        self.after_commit = after_commit
+
+    # Reading ----------------------------------------------------------------------------
+    def get(
+        self,
+        principal: Principal,
+        object_name: str,
+        record_id: int,
+        *,
+        include_deleted: bool = False,
+        conn: Connection | None = None,
+    ) -> dict[str, Any]:
+        view, obj = self._resolve(principal, object_name, "read")
+        table = view.tables[obj.name]
+        query = self._select(view, principal, obj, table).where(table.c.id == record_id)
+        if not include_deleted:
+            query = query.where(table.c.deleted_at.is_(None))
+        if conn is not None:
+            row = conn.execute(query).mappings().first()
+        else:
+            with self.engine.connect() as c:
+                row = c.execute(query).mappings().first()
+        if row is None:
+            raise _record_not_found(obj, record_id)
+        return self._serialise(principal, obj, row)
+
+    def list(
+        self,
+        principal: Principal,
+        object_name: str,
+        *,
+        where: str | None = None,
+        sort: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Page:
+        view, obj = self._resolve(principal, object_name, "read")
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidInput(
+                f"limit must be between 1 and {MAX_LIMIT}, got {limit}",
+                code="invalid_limit",
+                details={"field": "limit", "value": limit},
+            )
+        table = view.tables[obj.name]
+        query = self._select(view, principal, obj, table).where(table.c.deleted_at.is_(None))
+        if where:
+            query = query.where(self._condition(view, principal, obj, table, where, params))
+
+        # Order by the requested keys, then id, and continue after the cursor's row.
+        keys = parse_sort(sort)
+        columns = [(key, self._sort_column(view, principal, obj, table, key)) for key in keys]
+        sort_text = ",".join(("-" if k.descending else "") + k.name for k in keys)
+        if cursor:
+            values, last_id = decode_cursor(cursor, sort_text, len(keys))
+            query = query.where(after_condition(columns, values, last_id, table.c.id))
+        query = query.order_by(*order_clauses(columns), table.c.id.asc()).limit(limit + 1)
+        for i, (_key, column) in enumerate(columns):
+            query = query.add_columns(column.label(f"__sort{i}"))
+
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            next_cursor = encode_cursor(
+                sort_text, [last[f"__sort{i}"] for i in range(len(keys))], last["id"]
+            )
+        return Page([self._serialise(principal, obj, row) for row in rows], next_cursor)
+
+    def count(
+        self, principal: Principal, object_name: str, *, where: str | None = None
+    ) -> int:
+        view, obj = self._resolve(principal, object_name, "read")
+        table = view.tables[obj.name]
+        query = sa.select(sa.func.count()).select_from(table).where(table.c.deleted_at.is_(None))
+        scope = self._scope(view, principal, obj, table)
+        if scope is not None:
+            query = query.where(scope)
+        if where:
+            query = query.where(self._condition(view, principal, obj, table, where, None))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def history(self, principal: Principal, object_name: str, record_id: int) -> list[dict]:
+        """A record's field history, oldest first; needs read access to the record."""
+        self.get(principal, object_name, record_id, include_deleted=True)
+        view, obj = self._resolve(principal, object_name, "read")
+        readable = {
+            key
+            for f in obj.fields
+            if self.policy.readable(principal, f)
+            for key in handler_for(f.type).keys(f)
+        }
+        h = system.history
+        query = (
+            sa.select(h)
+            .where(h.c.object_name == obj.name, h.c.record_id == record_id)
+            .order_by(h.c.id)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        entries = []
+        for row in rows:
+            if row["field"] is not None and row["field"] not in readable:
+                continue
+            new_value = row["new_value"]
+            if row["field"] is None and isinstance(new_value, dict):
+                new_value = {k: v for k, v in new_value.items() if k in readable}
+            entries.append(
+                {
+                    "id": row["id"],
+                    "operation": row["operation"],
+                    "field": row["field"],
+                    "old_value": row["old_value"],
+                    "new_value": new_value,
+                    "version": row["version"],
+                    "changed_by": row["changed_by"],
+                    "changed_at": _DT.dump(None, row["changed_at"]),  # type: ignore[arg-type]
+                }
+            )
+        return entries
+
+    # Writing ----------------------------------------------------------------------------
+    def create(
+        self, principal: Principal, object_name: str, data: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        view, obj = self._resolve(principal, object_name, "create")
+        values = self._prepare(view, principal, obj, data, creating=True)
+        events: list[dict[str, Any]] = []
+        with write_transaction(self.engine) as conn:
+            self._check_references(conn, view, obj, [values])
+            record_id = self._insert(conn, principal, view, obj, values, events)
+            record = self.get(principal, obj.name, record_id, conn=conn)
+        self._emit(events)
+        return record
+
+    def update(
+        self,
+        principal: Principal,
+        object_name: str,
+        record_id: int,
+        data: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        view, obj = self._resolve(principal, object_name, "update")
+        data = dict(data)
+        if "version" in data:
+            body_version = data.pop("version")
+            if expected_version is None:
+                expected_version = body_version
+        values = self._prepare(view, principal, obj, data, creating=False)
+        events: list[dict[str, Any]] = []
+        with write_transaction(self.engine) as conn:
+            self._check_references(conn, view, obj, [values])
+            self._update(conn, principal, view, obj, record_id, values, expected_version, events)
+            record = self.get(principal, obj.name, record_id, conn=conn)
+        self._emit(events)
+        return record
+
+    def delete(
+        self,
+        principal: Principal,
+        object_name: str,
+        record_id: int,
+        *,
+        expected_version: int | None = None,
+    ) -> None:
+        """Soft-delete: the row is hidden from reads and can be restored."""
+        self._set_deleted(principal, object_name, record_id, True, expected_version)
+
+    def restore(self, principal: Principal, object_name: str, record_id: int) -> dict[str, Any]:
+        self._set_deleted(principal, object_name, record_id, False, None)
+        return self.get(principal, object_name, record_id)
+
+    def bulk_create(
+        self,
+        principal: Principal,
+        object_name: str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        key: str | None = None,
+        skip_bad_rows: bool = False,
+        batch_size: int = 2000,
+        progress: Callable[[int], None] | None = None,
+    ) -> BulkResult:
+        """Create many records in one transaction; with ``key``, update the matching ones.
+
+        All-or-nothing unless ``skip_bad_rows``: a bad row raises ImportRejected and nothing
+        is written. ``progress`` is called with the number of rows handled so far.
+        """
+        view, obj = self._resolve(principal, object_name, "import")
+        self.policy.check_operation(principal, obj, "create")
+        key_field = self._key_field(obj, key)
+        result = BulkResult()
+
+        # Validate every row first, so a bad file writes nothing.
+        prepared: list[tuple[int, dict[str, Any]]] = []
+        for number, data in enumerate(rows, start=1):
+            try:
+                prepared.append((number, self._prepare(view, principal, obj, data, creating=True)))
+            except ValidationFailed as e:
+                result.rejected.extend(
+                    RowError(number, err.field, err.code, err.message) for err in e.errors
+                )
+        if result.rejected and not skip_bad_rows:
+            raise ImportRejected(result.rejected)
+
+        events: list[dict[str, Any]] = []
+        with write_transaction(self.engine) as conn:
+            bad_refs = self._check_references(
+                conn, view, obj, [v for _, v in prepared], collect=True
+            )
+            if bad_refs:
+                rejected = [
+                    RowError(prepared[i][0], err.field, err.code, err.message)
+                    for i, err in bad_refs
+                ]
+                if not skip_bad_rows:
+                    raise ImportRejected(sorted(result.rejected + rejected, key=lambda r: r.row))
+                result.rejected.extend(rejected)
+                bad = {i for i, _ in bad_refs}
+                prepared = [p for i, p in enumerate(prepared) if i not in bad]
+
+            # With a key, rows matching an existing record update it instead.
+            existing: dict[Any, int] = {}
+            if key_field is not None:
+                existing = self._existing_keys(conn, view, obj, key_field, prepared)
+            inserts: list[dict[str, Any]] = []
+            done = 0
+            for _number, values in prepared:
+                match = existing.get(values.get(key_field)) if key_field else None
+                if match is not None:
+                    changed = self._update(conn, principal, view, obj, match, values, None, events)
+                    if changed:
+                        result.updated += 1
+                    else:
+                        result.unchanged += 1
+                else:
+                    inserts.append(values)
+                done += 1
+                if len(inserts) >= batch_size:
+                    result.ids += self._insert_many(conn, principal, view, obj, inserts, events)
+                    inserts = []
+                    if progress:
+                        progress(done)
+            if inserts:
+                result.ids += self._insert_many(conn, principal, view, obj, inserts, events)
+            if progress:
+                progress(done)
+            result.created = len(result.ids)
+        self._emit(events)
+        return result
+
+    # Internals: resolution and SQL -----------------------------------------------------
+    def _resolve(self, principal: Principal, object_name: str, operation: str) -> tuple[SchemaView, ObjectDef]:
+        view = self.registry.view()
+        obj = view.objects.get(object_name)
+        if obj is None:
+            raise _object_not_found(object_name)
+        self.policy.check_operation(principal, obj, operation)
+        return view, obj
+
+    def _readable_fields(self, principal: Principal, obj: ObjectDef) -> list[FieldDef]:
+        return [f for f in obj.active_fields if self.policy.readable(principal, f)]
+
+    def _select(self, view: SchemaView, principal: Principal, obj: ObjectDef, table: sa.Table) -> sa.Select:
+        columns: list[Any] = [table.c[name] for name in SYSTEM_COLUMNS]
+        columns.append(table.c.deleted_at)
+        for f in self._readable_fields(principal, obj):
+            handler = handler_for(f.type)
+            if handler.stored:
+                columns.extend(table.c[c.name] for c in handler.columns(f))
+            else:
+                columns.append(handler.sql(f, f.name, table, view).label(f.name))
+        query = sa.select(*columns)
+        scope = self._scope(view, principal, obj, table)
+        if scope is not None:
+            query = query.where(scope)
+        return query
+
+    def _scope(self, view: SchemaView, principal: Principal, obj: ObjectDef, table: sa.Table) -> Any:
+        scope = self.policy.row_scope(principal, obj)
+        if scope is None:
+            return None
+        params = principal.expression_params()
+        checked = expr.check(scope, view, obj.name, params)
+        return expr.to_sql(checked, view, table, params)
+
+    def _condition(
+        self,
+        view: SchemaView,
+        principal: Principal,
+        obj: ObjectDef,
+        table: sa.Table,
+        where: str,
+        params: Mapping[str, Any] | None,
+    ) -> Any:
+        merged = {**(params or {}), **principal.expression_params()}
+        catalog = _PolicyCatalog(view, self.policy, principal)
+        try:
+            checked = expr.check(where, catalog, obj.name, merged)
+        except expr.ExprError as e:
+            raise InvalidInput(e.message, code=e.code, details={"field": "where", **e.to_details()}) from e
+        if checked.type not in (expr.ExprType.BOOLEAN, expr.ExprType.NULL):
+            raise InvalidInput(
+                f"where must be a condition (true or false), not a {checked.type.name.lower()}",
+                code="expr_type_mismatch",
+                details={"field": "where", "expression": where, "position": 0},
+            )
+        return expr.to_sql(checked, view, table, merged)
+
+    def _sort_column(
+        self, view: SchemaView, principal: Principal, obj: ObjectDef, table: sa.Table, key: SortKey
+    ) -> Any:
+        if key.name in SYSTEM_REFS:
+            return table.c[key.name]
+        f = view.field_for_key(obj.name, key.name)
+        if f is None or not self.policy.readable(principal, f):
+            raise InvalidInput(
+                f"cannot sort by {key.name!r}: no such field on {obj.name}",
+                code="invalid_sort",
+                details={"field": "sort", "token": key.name},
+            )
+        if not handler_for(f.type).sortable:
+            raise InvalidInput(
+                f"cannot sort by {key.name!r}: {f.type} fields are not sortable",
+                code="invalid_sort",
+                details={"field": "sort", "token": key.name},
+            )
+        return view.column(obj.name, key.name, table)
+
+    def _serialise(self, principal: Principal, obj: ObjectDef, row: Mapping[str, Any]) -> dict:
+        record: dict[str, Any] = {
+            "id": row["id"],
+            "version": row["version"],
+            "created_at": _DT.dump(None, row["created_at"]),  # type: ignore[arg-type]
+            "updated_at": _DT.dump(None, row["updated_at"]),  # type: ignore[arg-type]
+            "created_by": row["created_by"],
+            "updated_by": row["updated_by"],
+        }
+        if row["deleted_at"] is not None:
+            record["deleted_at"] = _DT.dump(None, row["deleted_at"])  # type: ignore[arg-type]
+        for f in self._readable_fields(principal, obj):
+            record.update(handler_for(f.type).read(f, row))
+        return record
+
+    # Internals: validation ---------------------------------------------------------------
+    def _prepare(
+        self,
+        view: SchemaView,
+        principal: Principal,
+        obj: ObjectDef,
+        data: Mapping[str, Any],
+        *,
+        creating: bool,
+    ) -> dict[str, Any]:
+        """Column values from an API payload; every bad field is reported at once."""
+        if not isinstance(data, Mapping):
+            raise ValidationFailed([FieldError("body", "invalid_body", "a record is a JSON object")])
+        errors: list[FieldError] = []
+        owners: dict[str, FieldDef] = {}
+        for f in obj.active_fields:
+            for key in handler_for(f.type).keys(f):
+                owners[key] = f
+        for key in data:
+            if key in owners:
+                continue
+            if key in SYSTEM_COLUMNS or key == "deleted_at":
+                errors.append(FieldError(key, "read_only_field", f"{key} is set by the platform"))
+            else:
+                errors.append(
+                    FieldError(key, "unknown_field", f"{obj.name} has no field {key!r}", key)
+                )
+        values: dict[str, Any] = {}
+        for f in obj.active_fields:
+            handler = handler_for(f.type)
+            present = any(k in data for k in handler.keys(f))
+            if present and not self.policy.writable(principal, f):
+                errors.append(FieldError(f.name, "read_only_field", f"{f.name} is read-only"))
+                continue
+            try:
+                written = handler.write(f, data) if present else (
+                    handler.default(f) if creating else {}
+                )
+            except FieldError as e:
+                errors.append(e)
+                continue
+            if f.required and (creating or present) and handler.stored:
+                main = [v for k, v in written.items() if not k.endswith("_currency")]
+                if not main or all(v is None for v in main):
+                    errors.append(FieldError(f.name, "required", f"{f.name} is required"))
+                    continue
+            values.update(written)
+        if errors:
+            raise ValidationFailed(errors)
+        return values
+
+    def _check_references(
+        self,
+        conn: Connection,
+        view: SchemaView,
+        obj: ObjectDef,
+        rows: list[dict[str, Any]],
+        *,
+        collect: bool = False,
+    ) -> list[tuple[int, FieldError]]:
+        """Refuse references to records that do not exist (or are deleted)."""
+        problems: list[tuple[int, FieldError]] = []
+        for f in obj.active_fields:
+            if f.type not in ("reference", "user"):
+                continue
+            handler = handler_for(f.type)
+            column = handler.column_name(f)  # type: ignore[attr-defined]
+            wanted = {r[column] for r in rows if r.get(column) is not None}
+            if not wanted:
+                continue
+            target = view.tables[handler.target(f)]  # type: ignore[attr-defined]
+            found: set[int] = set()
+            ids = sorted(wanted)
+            for start in range(0, len(ids), 900):
+                chunk = ids[start : start + 900]
+                found.update(
+                    conn.execute(
+                        sa.select(target.c.id).where(
+                            target.c.id.in_(chunk), target.c.deleted_at.is_(None)
+                        )
+                    ).scalars()
+                )
+            missing = wanted - found
+            for i, r in enumerate(rows):
+                if r.get(column) in missing:
+                    error = FieldError(
+                        f.name,
+                        "invalid_reference",
+                        f"{f.name}: no {handler.target(f)} with id {r[column]}",  # type: ignore[attr-defined]
+                        r[column],
+                    )
+                    if not collect:
+                        raise ValidationFailed([error])
+                    problems.append((i, error))
+        return problems
+
+    def _key_field(self, obj: ObjectDef, key: str | None) -> str | None:
+        if key is None:
+            return None
+        f = obj.field(key)
+        if f is None or not handler_for(f.type).stored:
+            raise InvalidInput(
+                f"cannot de-duplicate on {key!r}: no stored field of that name on {obj.name}",
+                code="invalid_key",
+                details={"field": "key", "value": key},
+            )
+        columns = handler_for(f.type).columns(f)
+        return columns[0].name
+
+    def _existing_keys(
+        self, conn: Connection, view: SchemaView, obj: ObjectDef, column: str, prepared: list
+    ) -> dict[Any, int]:
+        table = view.tables[obj.name]
+        wanted = sorted({v[column] for _, v in prepared if v.get(column) is not None}, key=str)
+        found: dict[Any, int] = {}
+        for start in range(0, len(wanted), 900):
+            chunk = wanted[start : start + 900]
+            for row in conn.execute(
+                sa.select(table.c.id, table.c[column]).where(
+                    table.c[column].in_(chunk), table.c.deleted_at.is_(None)
+                )
+            ):
+                found.setdefault(row[1], row[0])
+        return found
+
+    # Internals: writes -------------------------------------------------------------------
+    def _insert(
+        self,
+        conn: Connection,
+        principal: Principal,
+        view: SchemaView,
+        obj: ObjectDef,
+        values: dict[str, Any],
+        events: list[dict[str, Any]],
+    ) -> int:
+        return self._insert_many(conn, principal, view, obj, [values], events)[0]
+
+    def _insert_many(
+        self,
+        conn: Connection,
+        principal: Principal,
+        view: SchemaView,
+        obj: ObjectDef,
+        rows: list[dict[str, Any]],
+        events: list[dict[str, Any]],
+    ) -> list[int]:
+        """Insert rows with their history and outbox events. Assumes values are checked."""
+        table = view.tables[obj.name]
+        now = utcnow()
+        stamp = {
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+            "created_by": principal.user_id,
+            "updated_by": principal.user_id,
+        }
+        # Every row gets every column so one executemany statement serves the batch.
+        all_columns = sorted({c for r in rows for c in r})
+        full = [{**{c: r.get(c) for c in all_columns}, **stamp} for r in rows]
+        if len(full) == 1:
+            ids = [conn.execute(table.insert().values(full[0])).inserted_primary_key[0]]
+        else:
+            ids = list(conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), full).scalars())
+        snapshots = [self._snapshot(obj, r) for r in rows]
+        conn.execute(
+            system.history.insert(),
+            [
+                {
+                    "object_name": obj.name,
+                    "record_id": rid,
+                    "operation": "create",
+                    "field": None,
+                    "old_value": None,
+                    "new_value": snap,
+                    "version": 1,
+                    "changed_by": principal.user_id,
+                    "changed_at": now,
+                }
+                for rid, snap in zip(ids, snapshots, strict=True)
+            ],
+        )
+        new_events = [
+            {
+                "event_type": "record.created",
+                "object_name": obj.name,
+                "record_id": rid,
+                "payload": {"values": snap},
+                "actor_id": principal.user_id,
+                "created_at": now,
+            }
+            for rid, snap in zip(ids, snapshots, strict=True)
+        ]
+        conn.execute(system.outbox.insert(), new_events)
+        events.extend(new_events)
+        return ids
+
+    def _update(
+        self,
+        conn: Connection,
+        principal: Principal,
+        view: SchemaView,
+        obj: ObjectDef,
+        record_id: int,
+        values: dict[str, Any],
+        expected_version: int | None,
+        events: list[dict[str, Any]],
+    ) -> bool:
+        """Apply changed values under optimistic concurrency. Returns whether anything changed."""
+        table = view.tables[obj.name]
+        query = sa.select(table).where(table.c.id == record_id, table.c.deleted_at.is_(None))
+        scope = self._scope(view, principal, obj, table)
+        if scope is not None:
+            query = query.where(scope)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        current = conn.execute(query).mappings().first()
+        if current is None:
+            raise _record_not_found(obj, record_id)
+        if expected_version is not None and int(expected_version) != current["version"]:
+            raise self._conflict(obj, record_id, expected_version, current["version"])
+
+        before = self._snapshot(obj, current)
+        changed = {c: v for c, v in values.items() if current[c] != v}
+        if not changed:
+            return False
+        after = self._snapshot(obj, {**current, **changed})
+        now = utcnow()
+        version = current["version"] + 1
+        result = conn.execute(
+            table.update()
+            .where(table.c.id == record_id, table.c.version == current["version"])
+            .values(**changed, version=version, updated_at=now, updated_by=principal.user_id)
+        )
+        if result.rowcount != 1:
+            raise self._conflict(obj, record_id, current["version"], None)
+
+        diff = {k: [before.get(k), after.get(k)] for k in after if before.get(k) != after.get(k)}
+        conn.execute(
+            system.history.insert(),
+            [
+                {
+                    "object_name": obj.name,
+                    "record_id": record_id,
+                    "operation": "update",
+                    "field": k,
+                    "old_value": old,
+                    "new_value": new,
+                    "version": version,
+                    "changed_by": principal.user_id,
+                    "changed_at": now,
+                }
+                for k, (old, new) in diff.items()
+            ],
+        )
+        event = {
+            "event_type": "record.updated",
+            "object_name": obj.name,
+            "record_id": record_id,
+            "payload": {"changes": diff, "version": version},
+            "actor_id": principal.user_id,
+            "created_at": now,
+        }
+        conn.execute(system.outbox.insert(), [event])
+        events.append(event)
+        return True
+
+    def _set_deleted(
+        self,
+        principal: Principal,
+        object_name: str,
+        record_id: int,
+        deleted: bool,
+        expected_version: int | None,
+    ) -> None:
+        view, obj = self._resolve(principal, object_name, "delete")
+        table = view.tables[obj.name]
+        events: list[dict[str, Any]] = []
+        with write_transaction(self.engine) as conn:
+            query = sa.select(table.c.id, table.c.version).where(
+                table.c.id == record_id,
+                table.c.deleted_at.is_(None) if deleted else table.c.deleted_at.is_not(None),
+            )
+            scope = self._scope(view, principal, obj, table)
+            if scope is not None:
+                query = query.where(scope)
+            current = conn.execute(query).first()
+            if current is None:
+                raise _record_not_found(obj, record_id)
+            if expected_version is not None and int(expected_version) != current.version:
+                raise self._conflict(obj, record_id, expected_version, current.version)
+            now = utcnow()
+            version = current.version + 1
+            conn.execute(
+                table.update()
+                .where(table.c.id == record_id)
+                .values(
+                    deleted_at=now if deleted else None,
+                    version=version,
+                    updated_at=now,
+                    updated_by=principal.user_id,
+                )
+            )
+            operation = "delete" if deleted else "restore"
+            conn.execute(
+                system.history.insert().values(
+                    object_name=obj.name,
+                    record_id=record_id,
+                    operation=operation,
+                    version=version,
+                    changed_by=principal.user_id,
+                    changed_at=now,
+                )
+            )
+            event = {
+                "event_type": f"record.{operation}d" if deleted else "record.restored",
+                "object_name": obj.name,
+                "record_id": record_id,
+                "payload": {"version": version},
+                "actor_id": principal.user_id,
+                "created_at": now,
+            }
+            conn.execute(system.outbox.insert(), [event])
+            events.append(event)
+        self._emit(events)
+
+    @staticmethod
+    def _snapshot(obj: ObjectDef, row: Mapping[str, Any]) -> dict[str, Any]:
+        """JSON values of the stored fields in ``row`` (for history and events)."""
+        snap: dict[str, Any] = {}
+        for f in obj.active_fields:
+            handler = handler_for(f.type)
+            if not handler.stored:
+                continue
+            columns = [c.name for c in handler.columns(f)]
+            if any(c in row for c in columns):
+                snap.update(handler.read(f, row))
+        return snap
+
+    @staticmethod
+    def _conflict(obj: ObjectDef, record_id: int, expected: Any, actual: Any) -> VersionConflict:
+        return VersionConflict(
+            f"{obj.name} {record_id} was changed by someone else (your version {expected}, "
+            f"current {actual}); reload it and apply your change again",
+            details={"object": obj.name, "id": record_id, "expected": expected, "current": actual},
+        )
+
+    def _emit(self, events: list[dict[str, Any]]) -> None:
+        """Called only after commit: wake the dispatcher (the outbox row is the guarantee)."""
+        if events and self.after_commit is not None:
+            self.after_commit(events)
+
+
+class _PolicyCatalog:
+    """The schema as one principal may see it: unreadable fields do not exist in filters."""
+
+    def __init__(self, view: SchemaView, policy: AccessPolicy, principal: Principal) -> None:
+        self.view = view
+        self.policy = policy
+        self.principal = principal
+
+    def lookup(self, object_name: str, field_name: str) -> expr.FieldRef | None:
+        ref = self.view.lookup(object_name, field_name)
+        if ref is None or field_name in SYSTEM_REFS:
+            return ref
+        f = self.view.field_for_key(object_name, field_name)
+        if f is not None and not self.policy.readable(self.principal, f):
+            return None
+        return ref
