@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import RedirectResponse
 
 from dealcraft import __version__
-from dealcraft.api import auth, records, schema
+from dealcraft.api import auth, files, records, schema
 from dealcraft.api.errors import install_error_handlers
+from dealcraft.api.openapi import install_openapi
+from dealcraft.api.responses import JSONResponse
 from dealcraft.workspace import Workspace
 
 
@@ -19,13 +21,19 @@ def create_app(workspace: Workspace | None = None) -> FastAPI:
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
-        default_response_class=ORJSONResponse,
+        default_response_class=JSONResponse,
     )
     app.state.workspace = workspace
     install_error_handlers(app)
     app.include_router(auth.router)
     app.include_router(schema.router)
     app.include_router(records.router)
+    app.include_router(files.router)
+    install_openapi(app)
+
+    @app.get("/", include_in_schema=False)
+    def home():
+        return RedirectResponse("/api/docs")
 
     @app.get("/api/health", tags=["meta"])
     def health():

@@ -28,7 +28,9 @@ err_console = Console(stderr=True)
 
 DataDir = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Workspace data directory (DEALCRAFT_DATA_DIR).", show_default=False),
+    typer.Option(
+        "--data-dir", help="Workspace data directory (DEALCRAFT_DATA_DIR).", show_default=False
+    ),
 ]
 
 
@@ -86,7 +88,11 @@ def serve(
     _workspace(data_dir).close()
     console.print(f"Dealcraft on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
     uvicorn.run(
-        "dealcraft.app:create_app", factory=True, host=host, port=port, workers=workers,
+        "dealcraft.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
         log_level="warning",
     )
 
@@ -94,9 +100,13 @@ def serve(
 @app.command()
 def demo(
     scale: Annotated[str, typer.Option(help="small, medium or large.")] = "small",
-    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve when built.")] = True,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve when built.")
+    ] = True,
     reset: Annotated[bool, typer.Option(help="Delete an existing demo workspace first.")] = False,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed builds the same company.")] = 7,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same seed builds the same company.")
+    ] = 7,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     data_dir: DataDir = None,
@@ -115,7 +125,9 @@ def demo(
     workspace = _workspace(data_dir)
     existing = demo_scale(workspace)
     if existing:
-        console.print(f"The demo company ({existing}) is already in {data_dir}; use --reset to rebuild.")
+        console.print(
+            f"The demo company ({existing}) is already in {data_dir}; use --reset to rebuild."
+        )
     else:
         with _progress() as progress:
             tasks: dict[str, int] = {}
@@ -150,7 +162,9 @@ def db_upgrade(data_dir: DataDir = None) -> None:
 def user_create(
     username: str,
     role: Annotated[str, typer.Option(help="Role, e.g. admin or sales_rep.")] = "sales_rep",
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
     region: Annotated[str | None, typer.Option(help="Region, e.g. 华东.")] = None,
     data_dir: DataDir = None,
@@ -175,11 +189,22 @@ def user_create(
 def import_command(
     object_name: Annotated[str, typer.Argument(metavar="OBJECT")],
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
-    key: Annotated[str | None, typer.Option(help="Update records matching this field instead of duplicating.")] = None,
-    skip_bad_rows: Annotated[bool, typer.Option(help="Import the good rows, report the bad ones.")] = False,
-    map_: Annotated[list[str] | None, typer.Option("--map", help="COLUMN=field, overriding the automatic match.")] = None,
-    report: Annotated[Path | None, typer.Option(help="Write the validation report (CSV) here.")] = None,
-    as_user: Annotated[str | None, typer.Option("--as", help="Act as this user (default: system).")] = None,
+    key: Annotated[
+        str | None, typer.Option(help="Update records matching this field instead of duplicating.")
+    ] = None,
+    skip_bad_rows: Annotated[
+        bool, typer.Option(help="Import the good rows, report the bad ones.")
+    ] = False,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="COLUMN=field, overriding the automatic match."),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Write the validation report (CSV) here.")
+    ] = None,
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="Act as this user (default: system).")
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Import records from CSV or XLSX."""
@@ -192,8 +217,13 @@ def import_command(
         with _progress() as progress:
             task = progress.add_task(f"importing {file.name}", total=None)
             result = transfer.import_file(
-                workspace.records, principal, object_name, file, key=key,
-                skip_bad_rows=skip_bad_rows, mapping=mapping,
+                workspace.records,
+                principal,
+                object_name,
+                file,
+                key=key,
+                skip_bad_rows=skip_bad_rows,
+                mapping=mapping,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
     except DealcraftError as e:
@@ -216,8 +246,12 @@ def export_command(
     object_name: Annotated[str, typer.Argument(metavar="OBJECT")],
     where: Annotated[str | None, typer.Option(help="Filter expression.")] = None,
     format_: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
-    output: Annotated[Path | None, typer.Option(help="File to write (default OBJECT.FORMAT).")] = None,
-    as_user: Annotated[str | None, typer.Option("--as", help="Act as this user (default: system).")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="File to write (default OBJECT.FORMAT).")
+    ] = None,
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="Act as this user (default: system).")
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Export records to CSV or XLSX."""
@@ -230,7 +264,12 @@ def export_command(
         with _progress() as progress:
             task = progress.add_task(f"exporting {object_name}", total=None)
             count = transfer.export_file(
-                workspace.records, principal, object_name, output, where=where, format=format_,
+                workspace.records,
+                principal,
+                object_name,
+                output,
+                where=where,
+                format=format_,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
     except DealcraftError as e:

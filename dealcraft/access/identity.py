@@ -64,17 +64,25 @@ class Identity:
             from dealcraft.errors import FieldError, ValidationFailed
 
             raise ValidationFailed(
-                [FieldError("password", "password_too_short", "a password has 8 or more characters")]
+                [
+                    FieldError(
+                        "password", "password_too_short", "a password has 8 or more characters"
+                    )
+                ]
             )
         now = utcnow()
         hashed = _hasher.hash(password)
         c = system.credentials
         with write_transaction(self.engine) as conn:
             updated = conn.execute(
-                c.update().where(c.c.user_id == user_id).values(password_hash=hashed, updated_at=now)
+                c.update()
+                .where(c.c.user_id == user_id)
+                .values(password_hash=hashed, updated_at=now)
             )
             if updated.rowcount == 0:
-                conn.execute(c.insert().values(user_id=user_id, password_hash=hashed, updated_at=now))
+                conn.execute(
+                    c.insert().values(user_id=user_id, password_hash=hashed, updated_at=now)
+                )
 
     def find_user(self, username: str) -> dict[str, Any] | None:
         page = self.records.list(
@@ -107,9 +115,7 @@ class Identity:
             if stored is None:
                 raise VerificationError("unknown user")
         except (VerificationError, InvalidHashError) as e:
-            raise Unauthorized(
-                "wrong username or password", code="invalid_credentials"
-            ) from e
+            raise Unauthorized("wrong username or password", code="invalid_credentials") from e
         assert user is not None
         return self.principal_for_user(user)
 
@@ -140,7 +146,8 @@ class Identity:
         t = system.api_tokens
         with write_transaction(self.engine) as conn:
             done = conn.execute(
-                t.update().where(t.c.token_hash == hash_token(raw), t.c.revoked_at.is_(None))
+                t.update()
+                .where(t.c.token_hash == hash_token(raw), t.c.revoked_at.is_(None))
                 .values(revoked_at=utcnow())
             )
         with self._lock:
@@ -157,7 +164,9 @@ class Identity:
         t = system.api_tokens
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(t.c.user_id, t.c.expires_at, t.c.revoked_at).where(t.c.token_hash == digest)
+                sa.select(t.c.user_id, t.c.expires_at, t.c.revoked_at).where(
+                    t.c.token_hash == digest
+                )
             ).first()
         if row is None or row.revoked_at is not None:
             raise Unauthorized("the token is unknown or revoked", code="invalid_token")

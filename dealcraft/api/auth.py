@@ -27,4 +27,8 @@ def issue_token(body: TokenRequest, workspace: Workspace = Depends(get_workspace
     """Exchange a username and password for a bearer token."""
     principal = workspace.identity.authenticate(body.username, body.password)
     token, expires_at = workspace.identity.issue_token(principal, name="password login")
-    return {"access_token": token, "token_type": "bearer", "expires_at": expires_at.isoformat() + "Z"}
+    return {
+        "access_token": token,
+        "token_type": "bearer",
+        "expires_at": expires_at.isoformat() + "Z",
+    }

@@ -6,9 +6,9 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dealcraft.api.responses import JSONResponse
 from dealcraft.errors import DealcraftError
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ PYDANTIC_MESSAGES = {
 
 
 def error_response(status: int, code: str, message: str, details: dict | None = None, headers=None):
-    return ORJSONResponse(
+    return JSONResponse(
         {"error": {"code": code, "message": message, "details": details or {}}},
         status_code=status,
         headers=headers,
@@ -64,10 +64,18 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError):
         errors = []
         for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+            loc = [
+                str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")
+            ]
             field = ".".join(loc) or "body"
             words = PYDANTIC_MESSAGES.get(err.get("type", ""), "is invalid")
-            errors.append({"field": field, "code": "invalid_" + err.get("type", "value"), "message": f"{field} {words}"})
+            errors.append(
+                {
+                    "field": field,
+                    "code": "invalid_" + err.get("type", "value"),
+                    "message": f"{field} {words}",
+                }
+            )
         first = errors[0] if errors else {"field": "body", "message": "the request is invalid"}
         return error_response(
             422, "invalid_request", first["message"], {"field": first["field"], "errors": errors}

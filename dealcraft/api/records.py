@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Response
-from fastapi.responses import ORJSONResponse
 
 from dealcraft.access.principal import Principal
 from dealcraft.api.deps import get_principal, get_workspace
+from dealcraft.api.responses import JSONResponse
 from dealcraft.errors import DealcraftError, InvalidInput, VersionConflict
 from dealcraft.records.service import MAX_LIMIT
 from dealcraft.workspace import Workspace
@@ -26,7 +26,7 @@ def parse_if_match(value: str | None) -> int | None:
     text = text.strip('"')
     if not text.isdigit():
         raise InvalidInput(
-            f"If-Match must carry a record version such as \"3\", got {value!r}",
+            f'If-Match must carry a record version such as "3", got {value!r}',
             code="invalid_if_match",
             details={"field": "If-Match", "value": value},
         )
@@ -40,7 +40,9 @@ def etag(record: dict[str, Any]) -> str:
 @router.get("/{object_name}")
 def list_records(
     object_name: str,
-    where: str | None = Query(None, description="a filter in the expression language", max_length=4000),
+    where: str | None = Query(
+        None, description="a filter in the expression language", max_length=4000
+    ),
     sort: str | None = Query(None, description="comma-separated fields, '-' for descending"),
     limit: int = Query(50, description=f"1..{MAX_LIMIT}"),
     cursor: str | None = Query(None, description="next_cursor of the previous page"),
@@ -50,7 +52,7 @@ def list_records(
     page = workspace.records.list(
         principal, object_name, where=where, sort=sort, limit=limit, cursor=cursor
     )
-    return ORJSONResponse({"data": page.data, "next_cursor": page.next_cursor})
+    return JSONResponse({"data": page.data, "next_cursor": page.next_cursor})
 
 
 @router.post("/{object_name}", status_code=201)
@@ -62,7 +64,7 @@ def create_record(
     workspace: Workspace = Depends(get_workspace),
 ):
     record = workspace.records.create(principal, object_name, data)
-    return ORJSONResponse(
+    return JSONResponse(
         record,
         status_code=201,
         headers={"ETag": etag(record), "Location": f"/api/v1/records/{object_name}/{record['id']}"},
@@ -79,10 +81,14 @@ def bulk_create(
     """Create (or, with ``key``, upsert) many records in one transaction."""
     rows = body.get("records")
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise InvalidInput("records must be a list of objects", code="invalid_body",
-                           details={"field": "records"})
+        raise InvalidInput(
+            "records must be a list of objects", code="invalid_body", details={"field": "records"}
+        )
     result = workspace.records.bulk_create(
-        principal, object_name, rows, key=body.get("key"),
+        principal,
+        object_name,
+        rows,
+        key=body.get("key"),
         skip_bad_rows=bool(body.get("skip_bad_rows", False)),
     )
     return {**result.as_dict(), "ids": result.ids}
@@ -96,7 +102,7 @@ def get_record(
     workspace: Workspace = Depends(get_workspace),
 ):
     record = workspace.records.get(principal, object_name, record_id)
-    return ORJSONResponse(record, headers={"ETag": etag(record)})
+    return JSONResponse(record, headers={"ETag": etag(record)})
 
 
 @router.patch("/{object_name}/{record_id}")
@@ -118,7 +124,7 @@ def update_record(
         if expected is not None:
             e.status = 412
         raise
-    return ORJSONResponse(record, headers={"ETag": etag(record)})
+    return JSONResponse(record, headers={"ETag": etag(record)})
 
 
 @router.delete("/{object_name}/{record_id}", status_code=204)
@@ -147,7 +153,7 @@ def restore_record(
     workspace: Workspace = Depends(get_workspace),
 ):
     record = workspace.records.restore(principal, object_name, record_id)
-    return ORJSONResponse(record, headers={"ETag": etag(record)})
+    return JSONResponse(record, headers={"ETag": etag(record)})
 
 
 @router.get("/{object_name}/{record_id}/history")

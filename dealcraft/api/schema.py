@@ -19,7 +19,12 @@ OBJECT_EXAMPLE = {
     "label": {"en": "Tender", "zh-CN": "招标"},
     "fields": [{"name": "title", "type": "text", "label": "Title", "required": True}],
 }
-FIELD_EXAMPLE = {"name": "credit_limit", "type": "money", "label": "Credit limit", "currency": "CNY"}
+FIELD_EXAMPLE = {
+    "name": "credit_limit",
+    "type": "money",
+    "label": "Credit limit",
+    "currency": "CNY",
+}
 
 
 def field_json(f: FieldDef, language: str | None) -> dict[str, Any]:
@@ -67,7 +72,8 @@ def get_object(
     obj = workspace.registry.view().objects.get(object_name)
     if obj is None:
         raise NotFound(
-            f"no object named {object_name!r}", code="object_not_found",
+            f"no object named {object_name!r}",
+            code="object_not_found",
             details={"object": object_name},
         )
     return object_json(obj, principal.language, include_archived)

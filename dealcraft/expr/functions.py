@@ -79,10 +79,11 @@ def _like_literal(
 
 def _round_py(args: Sequence[Any], _ctx: RunContext) -> Any:
     value, digits = args[0], int(args[1]) if len(args) > 1 else 0
-    # repr() gives the shortest decimal that round-trips, the value a reader sees
-    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    # 15 significant digits, as PostgreSQL reads a double into numeric before rounding
+    exact = Decimal(f"{value:.15g}") if isinstance(value, float) else Decimal(value)
     rounded = exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
-    return float(rounded) if isinstance(value, float) else rounded
+    # Both backends return a double, so the result is a float here too
+    return float(rounded)
 
 
 def _round_sql(args: SqlArgs, _ctx: RunContext) -> sa.ColumnElement[Any]:

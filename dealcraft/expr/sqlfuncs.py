@@ -78,7 +78,9 @@ class round_half_up(_Portable):
         return sa.func.round(value, digits, type_=sa.Float)
 
     def postgresql(self, value: Any, digits: Any) -> sa.ColumnElement[Any]:
-        return sa.func.round(sa.cast(value, sa.Numeric), sa.cast(digits, sa.Integer), type_=sa.Float)
+        rounded = sa.func.round(sa.cast(value, sa.Numeric), sa.cast(digits, sa.Integer))
+        # Back to double precision, so further arithmetic matches SQLite and memory
+        return sa.cast(rounded, sa.Float)
 
 
 class floor_(_Portable):

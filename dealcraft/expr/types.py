@@ -62,7 +62,7 @@ def encode_list(value: list[str] | None) -> str | None:
 
 
 def decode_list(value: str | None) -> list[str] | None:
-    if value is None or value in ("", "|", "||"):
+    if value is None or len(value) < 2:
         return None
     return value[1:-1].split("|")
 

@@ -122,7 +122,10 @@ OBJECTS: list[dict[str, Any]] = [
             _f("industry", "choice", "Industry", "行业", choices=INDUSTRIES),
             _f("region", "choice", "Region", "区域", choices=REGIONS),
             _f(
-                "grade", "choice", "Grade", "客户等级",
+                "grade",
+                "choice",
+                "Grade",
+                "客户等级",
                 choices=_choices(
                     ("A", "A (strategic)", "A（战略）"),
                     ("B", "B (key)", "B（重点）"),
@@ -131,8 +134,11 @@ OBJECTS: list[dict[str, Any]] = [
                 ),
             ),
             _f(
-                "unified_social_credit_code", "text", "Unified social credit code",
-                "统一社会信用代码", max_length=18,
+                "unified_social_credit_code",
+                "text",
+                "Unified social credit code",
+                "统一社会信用代码",
+                max_length=18,
             ),
             _f("owner", "user", "Owner", "负责人"),
             _f("parent_account", "reference", "Parent account", "上级客户", object="account"),
@@ -152,7 +158,10 @@ OBJECTS: list[dict[str, Any]] = [
             _f("account", "reference", "Account", "客户", object="account"),
             _f("title", "text", "Title", "职务"),
             _f(
-                "rank", "choice", "Rank", "职级",
+                "rank",
+                "choice",
+                "Rank",
+                "职级",
                 choices=_choices(
                     ("c_level", "C-level", "高层"),
                     ("vp", "Vice president", "副总"),
@@ -162,7 +171,10 @@ OBJECTS: list[dict[str, Any]] = [
                 ),
             ),
             _f(
-                "decision_role", "choice", "Decision role", "决策角色",
+                "decision_role",
+                "choice",
+                "Decision role",
+                "决策角色",
                 choices=_choices(
                     ("decision_maker", "Decision maker", "决策者"),
                     ("influencer", "Influencer", "影响者"),
@@ -173,7 +185,10 @@ OBJECTS: list[dict[str, Any]] = [
                 ),
             ),
             _f(
-                "stance", "choice", "Stance", "态度",
+                "stance",
+                "choice",
+                "Stance",
+                "态度",
                 choices=_choices(
                     ("supportive", "Supportive", "支持"),
                     ("neutral", "Neutral", "中立"),
@@ -196,7 +211,10 @@ OBJECTS: list[dict[str, Any]] = [
             _f("phone", "phone", "Phone", "手机"),
             _f("email", "email", "Email", "邮箱"),
             _f(
-                "source", "choice", "Source", "来源",
+                "source",
+                "choice",
+                "Source",
+                "来源",
                 choices=_choices(
                     ("website", "Website", "官网"),
                     ("referral", "Referral", "转介绍"),
@@ -208,7 +226,11 @@ OBJECTS: list[dict[str, Any]] = [
                 ),
             ),
             _f(
-                "status", "choice", "Status", "状态", default="new",
+                "status",
+                "choice",
+                "Status",
+                "状态",
+                default="new",
                 choices=_choices(
                     ("new", "New", "新线索"),
                     ("assigned", "Assigned", "已分配"),
@@ -238,7 +260,10 @@ OBJECTS: list[dict[str, Any]] = [
             _f("owner", "user", "Owner", "负责人"),
             _f("competitors", "multi_choice", "Competitors", "竞争对手", choices=COMPETITORS),
             _f(
-                "loss_reason", "choice", "Loss reason", "输单原因",
+                "loss_reason",
+                "choice",
+                "Loss reason",
+                "输单原因",
                 choices=_choices(
                     ("price", "Price", "价格"),
                     ("product_fit", "Product fit", "产品匹配度"),
@@ -250,7 +275,10 @@ OBJECTS: list[dict[str, Any]] = [
             ),
             _f("description", "long_text", "Description", "描述"),
             _f(
-                "weighted_amount", "formula", "Weighted amount", "加权金额",
+                "weighted_amount",
+                "formula",
+                "Weighted amount",
+                "加权金额",
                 expression="amount * probability / 100",
             ),
         ],
@@ -266,7 +294,11 @@ OBJECTS: list[dict[str, Any]] = [
             _f("signed_at", "date", "Signed at", "签约日期"),
             _f("term_months", "number", "Term (months)", "期限（月）", integer=True, min=0),
             _f(
-                "status", "choice", "Status", "状态", default="draft",
+                "status",
+                "choice",
+                "Status",
+                "状态",
+                default="draft",
                 choices=_choices(
                     ("draft", "Draft", "草稿"),
                     ("signed", "Signed", "已签约"),
@@ -287,7 +319,11 @@ OBJECTS: list[dict[str, Any]] = [
             _f("due_date", "date", "Due date", "计划回款日期"),
             _f("paid_at", "date", "Paid at", "实际回款日期"),
             _f(
-                "status", "choice", "Status", "状态", default="planned",
+                "status",
+                "choice",
+                "Status",
+                "状态",
+                default="planned",
                 choices=_choices(
                     ("planned", "Planned", "计划中"),
                     ("paid", "Paid", "已回款"),
@@ -302,7 +338,10 @@ OBJECTS: list[dict[str, Any]] = [
         "title_field": "subject",
         "fields": [
             _f(
-                "type", "choice", "Type", "类型",
+                "type",
+                "choice",
+                "Type",
+                "类型",
                 choices=_choices(
                     ("visit", "Visit", "拜访"),
                     ("call", "Call", "电话"),
@@ -316,7 +355,14 @@ OBJECTS: list[dict[str, Any]] = [
             _f("contact", "reference", "Contact", "联系人", object="contact"),
             _f("opportunity", "reference", "Opportunity", "商机", object="opportunity"),
             _f("occurred_at", "datetime", "Occurred at", "发生时间"),
-            _f("duration_minutes", "number", "Duration (minutes)", "时长（分钟）", integer=True, min=0),
+            _f(
+                "duration_minutes",
+                "number",
+                "Duration (minutes)",
+                "时长（分钟）",
+                integer=True,
+                min=0,
+            ),
             _f("outcome", "text", "Outcome", "结果"),
             _f("transcript", "long_text", "Transcript", "记录"),
             _f("owner", "user", "Owner", "负责人"),
@@ -332,7 +378,11 @@ OBJECTS: list[dict[str, Any]] = [
             _f("amount", "money", "Amount", "报价金额"),
             _f("file", "file", "File", "文件"),
             _f(
-                "status", "choice", "Status", "状态", default="draft",
+                "status",
+                "choice",
+                "Status",
+                "状态",
+                default="draft",
                 choices=_choices(
                     ("draft", "Draft", "草稿"),
                     ("review", "In review", "审核中"),
@@ -351,7 +401,10 @@ OBJECTS: list[dict[str, Any]] = [
             _f("name", "text", "Name", "产品名称", required=True),
             _f("code", "text", "Code", "产品编码", max_length=64),
             _f(
-                "category", "choice", "Category", "类别",
+                "category",
+                "choice",
+                "Category",
+                "类别",
                 choices=_choices(
                     ("software", "Software", "软件"),
                     ("hardware", "Hardware", "硬件"),
@@ -371,7 +424,11 @@ OBJECTS: list[dict[str, Any]] = [
             _f("assignee", "user", "Assignee", "负责人"),
             _f("due", "date", "Due", "截止日期"),
             _f(
-                "status", "choice", "Status", "状态", default="open",
+                "status",
+                "choice",
+                "Status",
+                "状态",
+                default="open",
                 choices=_choices(
                     ("open", "Open", "待办"),
                     ("in_progress", "In progress", "进行中"),
@@ -380,7 +437,11 @@ OBJECTS: list[dict[str, Any]] = [
                 ),
             ),
             _f(
-                "priority", "choice", "Priority", "优先级", default="normal",
+                "priority",
+                "choice",
+                "Priority",
+                "优先级",
+                default="normal",
                 choices=_choices(
                     ("high", "High", "高"), ("normal", "Normal", "中"), ("low", "Low", "低")
                 ),
@@ -396,20 +457,43 @@ OBJECTS: list[dict[str, Any]] = [
 ROLLUPS: list[tuple[str, dict[str, Any]]] = [
     (
         "account",
-        _f("contact_count", "rollup", "Contacts", "联系人数", object="contact", via="account",
-           aggregate="count"),
+        _f(
+            "contact_count",
+            "rollup",
+            "Contacts",
+            "联系人数",
+            object="contact",
+            via="account",
+            aggregate="count",
+        ),
     ),
     (
         "account",
         _f(
-            "open_pipeline", "rollup", "Open pipeline", "在途商机金额", object="opportunity",
-            via="account", aggregate="sum", field="amount", where="stage not in ('won', 'lost')",
+            "open_pipeline",
+            "rollup",
+            "Open pipeline",
+            "在途商机金额",
+            object="opportunity",
+            via="account",
+            aggregate="sum",
+            field="amount",
+            where="stage not in ('won', 'lost')",
         ),
     ),
     (
         "contract",
-        _f("paid_amount", "rollup", "Paid", "已回款", object="payment", via="contract",
-           aggregate="sum", field="amount", where="status = 'paid'"),
+        _f(
+            "paid_amount",
+            "rollup",
+            "Paid",
+            "已回款",
+            object="payment",
+            via="contract",
+            aggregate="sum",
+            field="amount",
+            where="status = 'paid'",
+        ),
     ),
     (
         "contract",
