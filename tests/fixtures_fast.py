@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def _add_personas(ws: Workspace) -> None:
 @dataclass
 class _Template:
     kind: str
-    source: str  # a file path for SQLite, a database name for PostgreSQL
+    source: str  # a file path
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +57,43 @@ def _sqlite_template(tmp_path_factory) -> _Template:
     return _Template("sqlite", str(path))
 
 
+class _PgCopies:
+    """Copies of the PostgreSQL template, made one ahead and dropped in the background.
+
+    Creating and dropping a database is mostly waiting on the server's disk, so one worker
+    thread does it while the tests run.
+    """
+
+    def __init__(self, admin: sa.Engine, template: str) -> None:
+        self.admin = admin
+        self.template = template
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-copies")
+        self.next: Future[str] | None = None
+
+    def _create(self) -> str:
+        name = f"dc_test_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        return name
+
+    def _drop(self, name: str) -> None:
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def take(self) -> str:
+        ready = self.next or self.worker.submit(self._create)
+        self.next = self.worker.submit(self._create)
+        return ready.result()
+
+    def give_back(self, name: str) -> None:
+        self.worker.submit(self._drop, name)
+
+    def close(self) -> None:
+        if self.next is not None:
+            self.worker.submit(self._drop, self.next.result())
+        self.worker.shutdown(wait=True)
+
+
 @pytest.fixture(scope="session")
 def _pg_template():
     if not PG_URL:
@@ -69,7 +107,9 @@ def _pg_template():
     ws = make_workspace(Path("/tmp/dealcraft-pg-template"), url.render_as_string(False))
     _add_personas(ws)
     ws.close()
-    yield _Template("postgresql", name)
+    copies = _PgCopies(admin, name)
+    yield copies
+    copies.close()
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()
@@ -94,14 +134,9 @@ def _pg_copy(request, _pg_template):
     if _pg_template is None:
         _skipped_pg.append(request.node.nodeid)
         pytest.skip("PostgreSQL not configured: set DEALCRAFT_TEST_PG_URL")
-    admin = sa.create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
-    name = f"dc_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{_pg_template.source}"')
+    name = _pg_template.take()
     yield sa.make_url(normalise_url(PG_URL)).set(database=name).render_as_string(False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    _pg_template.give_back(name)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

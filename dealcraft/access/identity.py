@@ -16,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Engine
 
 from dealcraft.access.principal import SYSTEM, Principal
+from dealcraft.access.tables import login_attempts
 from dealcraft.db import system
 from dealcraft.db.tx import write_transaction
 from dealcraft.errors import Conflict, NotFound, Unauthorized
@@ -25,6 +26,9 @@ from dealcraft.schema.service import utcnow
 logger = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "dct_"
+LOCKOUT_FAILURES = 5
+LOCKOUT_WINDOW = timedelta(minutes=15)
+LOCKOUT_DURATION = timedelta(minutes=15)
 # A resolved token is trusted this long before it is looked up again; revocation takes
 # effect within this window on other processes (immediately in the revoking one).
 TOKEN_CACHE_SECONDS = 5.0
@@ -98,9 +102,95 @@ class Identity:
             team_ids=frozenset({user["team"]}) if user.get("team") else frozenset(),
             region=user.get("region"),
             language=language,
+            reports=self._reports(user["id"]),
+            deal_room_accounts=self._deal_room_accounts(user["id"]),
         )
 
+    def _reports(self, user_id: int) -> frozenset[int]:
+        """Everyone who reports to ``user_id``, directly or through other managers."""
+        found: set[int] = set()
+        frontier = [user_id]
+        while frontier and len(found) < 100_000:
+            page = self.records.list(
+                SYSTEM, "user", where="manager_id in :ids", params={"ids": frontier}, limit=500
+            )
+            frontier = [u["id"] for u in page.data if u["id"] not in found and u["id"] != user_id]
+            found.update(frontier)
+            cursor = page.next_cursor
+            while cursor:
+                more = self.records.list(
+                    SYSTEM, "user", where="manager_id in :ids", params={"ids": frontier},
+                    limit=500, cursor=cursor,
+                )
+                found.update(u["id"] for u in more.data)
+                cursor = more.next_cursor
+        return frozenset(found)
+
+    def _deal_room_accounts(self, user_id: int) -> frozenset[int]:
+        if "deal_room_member" not in self.records.registry.view().objects:
+            return frozenset()
+        page = self.records.list(
+            SYSTEM, "deal_room_member", where="user_id = :uid", params={"uid": user_id}, limit=500
+        )
+        rooms = [m["deal_room"] for m in page.data]
+        if not rooms:
+            return frozenset()
+        accounts = self.records.list(
+            SYSTEM, "deal_room", where="id in :ids and status = 'open'", params={"ids": rooms},
+            limit=500,
+        )
+        return frozenset(r["account"] for r in accounts.data if r["account"])
+
     def authenticate(self, username: str, password: str) -> Principal:
+        """Check a password; repeated failures lock the username for a while."""
+        self._refuse_if_locked(username)
+        try:
+            principal = self._verify(username, password)
+        except Unauthorized:
+            self._record_failure(username)
+            raise
+        self._clear_failures(username)
+        return principal
+
+    def _refuse_if_locked(self, username: str) -> None:
+        a = login_attempts
+        with self.engine.connect() as conn:
+            locked_until = conn.execute(
+                sa.select(a.c.locked_until).where(a.c.username == username)
+            ).scalar()
+        if locked_until is not None and locked_until > utcnow():
+            seconds = int((locked_until - utcnow()).total_seconds()) + 1
+            raise Unauthorized(
+                f"too many failed sign-ins for {username!r}; try again in {seconds} s",
+                code="account_locked",
+                status=429,
+                details={"retry_after": seconds},
+            )
+
+    def _record_failure(self, username: str) -> None:
+        a = login_attempts
+        now = utcnow()
+        with write_transaction(self.engine) as conn:
+            row = conn.execute(sa.select(a).where(a.c.username == username)).first()
+            if row is None or now - row.first_failure_at > LOCKOUT_WINDOW:
+                conn.execute(a.delete().where(a.c.username == username))
+                conn.execute(a.insert().values(username=username, failures=1, first_failure_at=now))
+                failures = 1
+            else:
+                failures = row.failures + 1
+                locked = now + LOCKOUT_DURATION if failures >= LOCKOUT_FAILURES else None
+                conn.execute(
+                    a.update().where(a.c.username == username)
+                    .values(failures=failures, locked_until=locked)
+                )
+        if failures >= LOCKOUT_FAILURES:
+            logger.warning("sign-in locked", extra={"username": username, "failures": failures})
+
+    def _clear_failures(self, username: str) -> None:
+        with write_transaction(self.engine) as conn:
+            conn.execute(login_attempts.delete().where(login_attempts.c.username == username))
+
+    def _verify(self, username: str, password: str) -> Principal:
         user = self.find_user(username)
         stored = None
         if user is not None and user.get("active", True) is not False:

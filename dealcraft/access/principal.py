@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -18,6 +18,17 @@ class Principal:
     purposes: frozenset[str] = field(default_factory=frozenset)
     language: str = "en"
     is_system: bool = False
+    # The user and everyone reporting to them, transitively (a manager sees what they see).
+    reports: frozenset[int] = field(default_factory=frozenset)
+    deal_room_accounts: frozenset[int] = field(default_factory=frozenset)
+
+    def with_request(self, *, language: str | None = None, purpose: str | None = None) -> Principal:
+        """This principal for one request: its language and declared purpose."""
+        return replace(
+            self,
+            language=language or self.language,
+            purposes=frozenset({purpose}) if purpose else frozenset(),
+        )
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -34,6 +45,8 @@ class Principal:
                 "username": self.username,
                 "region": self.region,
                 "teams": sorted(self.team_ids),
+                "reports": sorted(self.reports | ({self.user_id} if self.user_id else set())),
+                "deal_room_accounts": sorted(self.deal_room_accounts),
             }
         }
 

@@ -170,7 +170,12 @@ class _Checker:
             )
         return n.Lit(target, value)
 
-    def unify(self, pairs: list[tuple[n.Node, exp.Expression]], rule: str) -> list[n.Node]:
+    def unify(
+        self,
+        pairs: list[tuple[n.Node, exp.Expression]],
+        rule: str,
+        default: ExprType | None = T.TEXT,
+    ) -> list[n.Node]:
         """Bring operands to one type: date text literals are read as dates, NULLs adopt it."""
         types = {checked.type for checked, _ in pairs} - {T.NULL}
         date_types = types & {T.DATE, T.DATETIME}
@@ -184,8 +189,11 @@ class _Checker:
             raise self.mismatch(
                 f"{rule} needs operands of one type ({first.value})", culprit[1], culprit[0].type
             )
-        # A NULL takes its neighbours' type so SQL can give the bare NULL a concrete type
-        common = next(iter(types)) if types else T.TEXT
+        # A NULL takes its neighbours' type so SQL can give the bare NULL a concrete type;
+        # all-NULL operands get ``default``, or stay NULL to be typed by their context
+        common = next(iter(types)) if types else default
+        if common is None:
+            return [checked for checked, _ in pairs]
         return [retype(checked, common) for checked, _ in pairs]
 
     # -- handlers ------------------------------------------------------------------------
@@ -387,6 +395,7 @@ class _Checker:
             checked = self.unify(
                 list(zip([self.visit(arg) for arg in args], args, strict=True)),
                 f"{spec.name}()",
+                default=None,
             )
         result = spec.result or (checked[0].type if checked else T.NULL)
         return n.Call(result, spec, tuple(checked))
@@ -420,9 +429,15 @@ class _Checker:
 
 
 def retype(node: n.Node, target: ExprType) -> n.Node:
-    """Give a NULL literal or NULL-valued parameter the type its context demands."""
-    if node.type is T.NULL and isinstance(node, n.Lit | n.Param):
+    """Give a NULL-typed node (a NULL literal, a NULL-valued parameter, coalesce of those)
+    the type its context demands."""
+    if node.type is not T.NULL:
+        return node
+    if isinstance(node, n.Lit | n.Param):
         return dataclasses.replace(node, type=target)
+    if isinstance(node, n.Call) and node.function.same_type:
+        args = tuple(retype(arg, target) for arg in node.args)
+        return dataclasses.replace(node, type=target, args=args)
     return node
 
 

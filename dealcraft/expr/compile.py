@@ -125,17 +125,27 @@ class _Compiler:
 
     def in_list(self, node: n.InList) -> Sql:
         operand = self.visit(node.operand)
-        items: list[Sql] = []
+        values: list[Sql] = []
+        expressions: list[Sql] = []
         for item in node.items:
             if isinstance(item, n.Param) and item.element is not None:
-                values = parameter_value(self.params, item.name, self.checked.expression.source)
-                items.extend(self.literal(value, node.operand.type) for value in values)
+                given = parameter_value(self.params, item.name, self.checked.expression.source)
+                values.extend(self.literal(value, node.operand.type) for value in given)
+            elif isinstance(item, n.Lit | n.Param):
+                values.append(self.visit(item))
             else:
-                items.append(self.visit(item))
+                expressions.append(self.visit(item))
+
         # An empty list matches nothing, NULL included, as SQL's own empty IN does
-        if not items:
+        if not values and not expressions:
             return sa.false()
-        return operand.in_(items)
+
+        # Computed items become "=" terms, which is what IN means: PostgreSQL would read a
+        # subquery item (a dotted path) as "IN (SELECT ...)" and yield false, not NULL
+        terms = [operand == expression for expression in expressions]
+        if values:
+            terms.insert(0, operand.in_(values))
+        return terms[0] if len(terms) == 1 else sa.or_(*terms)
 
     def between(self, node: n.Between) -> Sql:
         operand, low, high = (self.visit(x) for x in (node.operand, node.low, node.high))

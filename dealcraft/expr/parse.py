@@ -332,14 +332,31 @@ def node_end(node: exp.Expression) -> int | None:
 
 
 def node_text(source: str, node: exp.Expression) -> str:
+    """The source text of ``node``, for error messages."""
     start, end = node_position(node), node_end(node)
     if start is None or end is None:
         return node.sql()
-    text = source[start : end + 1]
-    # A string literal's meta covers its quotes only at the start; keep the quoted form whole
-    if isinstance(node, exp.Literal) and node.is_string:
-        return source[start : end + 1]
-    return text
+    if isinstance(node, exp.Anonymous):
+        # Token metadata stops at the last argument; a call reaches its closing parenthesis
+        end = _closing_paren(source, start) or end
+    return source[start : end + 1]
+
+
+def _closing_paren(source: str, start: int) -> int | None:
+    depth, quoted = 0, False
+    for index in range(start, len(source)):
+        char = source[index]
+        if char == "'":
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return index
+    return None
 
 
 def _check_nodes(source: str, tree: exp.Expression) -> None:

@@ -318,9 +318,15 @@ class RecordService:
 
         # Validate every row first, so a bad file writes nothing.
         prepared: list[tuple[int, dict[str, Any]]] = []
+        # Per row number, the columns filled from defaults: an upsert leaves those alone.
+        defaults: dict[int, set[str]] = {}
         for number, data in enumerate(rows, start=1):
             try:
-                prepared.append((number, self._prepare(view, principal, obj, data, creating=True)))
+                defaults[number] = set()
+                values = self._prepare(
+                    view, principal, obj, data, creating=True, defaulted=defaults[number]
+                )
+                prepared.append((number, values))
             except ValidationFailed as e:
                 result.rejected.extend(
                     RowError(number, err.field, err.code, err.message) for err in e.errors
@@ -350,10 +356,11 @@ class RecordService:
                 existing = self._existing_keys(conn, view, obj, key_field, prepared)
             inserts: list[dict[str, Any]] = []
             done = 0
-            for _number, values in prepared:
+            for number, values in prepared:
                 match = existing.get(values.get(key_field)) if key_field else None
                 if match is not None:
-                    changed = self._update(conn, principal, view, obj, match, values, None, events)
+                    given = {c: v for c, v in values.items() if c not in defaults[number]}
+                    changed = self._update(conn, principal, view, obj, match, given, None, events)
                     if changed:
                         result.updated += 1
                     else:
@@ -476,8 +483,12 @@ class RecordService:
         data: Mapping[str, Any],
         *,
         creating: bool,
+        defaulted: set[str] | None = None,
     ) -> dict[str, Any]:
-        """Column values from an API payload; every bad field is reported at once."""
+        """Column values from an API payload; every bad field is reported at once.
+
+        The columns filled from field defaults (not from ``data``) are added to ``defaulted``.
+        """
         if not isinstance(data, Mapping):
             raise ValidationFailed([FieldError("body", "invalid_body", "a record is a JSON object")])
         errors: list[FieldError] = []
@@ -514,6 +525,8 @@ class RecordService:
                     errors.append(FieldError(f.name, "required", f"{f.name} is required"))
                     continue
             values.update(written)
+            if not present and defaulted is not None:
+                defaulted.update(written)
         if errors:
             raise ValidationFailed(errors)
         return values

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -54,6 +54,31 @@ def base_columns() -> list[sa.Column]:
     ]
 
 
+class _Tables(Mapping[str, sa.Table]):
+    """The SQLAlchemy table of each object of a view, built when first asked for."""
+
+    def __init__(self, view: SchemaView) -> None:
+        self._view = view
+        self._built: dict[str, sa.Table] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> sa.Table:
+        table = self._built.get(name)
+        if table is None:
+            obj = self._view.objects[name]
+            with self._lock:
+                table = self._built.get(name)
+                if table is None:
+                    table = self._built[name] = self._view._build_table(obj)
+        return table
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._view.objects)
+
+    def __len__(self) -> int:
+        return len(self._view.objects)
+
+
 class SchemaView:
     """An immutable snapshot of all objects and fields, with their tables."""
 
@@ -61,10 +86,9 @@ class SchemaView:
         self.objects: dict[str, ObjectDef] = dict(objects)
         self.version = version
         self.metadata = sa.MetaData()
-        self.tables: dict[str, sa.Table] = {}
+        # Built on first use: views are made for every step of a schema change.
+        self.tables: Mapping[str, sa.Table] = _Tables(self)
         self._formulas: dict[tuple[str, str], expr.Checked] = {}
-        for obj in self.objects.values():
-            self.tables[obj.name] = self._build_table(obj)
 
     # Tables -----------------------------------------------------------------------------
     def _build_table(self, obj: ObjectDef) -> sa.Table:

@@ -7,6 +7,7 @@ archives it: its column and data stay, and it can be restored.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -22,12 +23,26 @@ from dealcraft.db import system
 from dealcraft.errors import Conflict, DealcraftError, FieldError, NotFound, ValidationFailed
 from dealcraft.schema.model import RESERVED_NAMES, FieldDef, ObjectDef, normalise_labels
 from dealcraft.schema.registry import SchemaRegistry, SchemaView, base_columns, table_name_for
-from dealcraft.schema.types import FIELD_TYPES, check_field_name, handler_for
+from dealcraft.schema.types import (
+    FIELD_TYPES,
+    MAX_OBJECT_NAME,
+    check_field_name,
+    handler_for,
+)
 
 logger = logging.getLogger(__name__)
 
 FIELD_SPEC_KEYS = frozenset({"name", "type", "label", "labels", "required", "position"})
 MUTABLE_FIELD_KEYS = frozenset({"label", "labels", "required", "position"})
+
+
+def index_name(table_name: str, column_name: str) -> str:
+    """``ix_<table>_<column>``, shortened with a digest so long names never collide."""
+    name = f"ix_{table_name}_{column_name}"
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+    return f"{name[:52]}_{digest}"
 
 
 def utcnow() -> datetime:
@@ -42,7 +57,10 @@ def parse_field_spec(object_name: str, spec: Mapping[str, Any], position: int) -
     """Turn ``{"name", "type", "label", ...options}`` into an unchecked FieldDef."""
     if not isinstance(spec, Mapping):
         raise _invalid("field", "invalid_field", "a field is an object with name and type")
-    name = check_field_name(spec.get("name"))
+    try:
+        name = check_field_name(spec.get("name"))
+    except FieldError as e:
+        raise ValidationFailed([e]) from e
     if name in RESERVED_NAMES:
         raise _invalid("name", "reserved_name", f"{name!r} is reserved by the platform")
     type_name = spec.get("type")
@@ -113,7 +131,10 @@ class SchemaService:
         # Parse every object and field, refusing duplicates and bad names.
         parsed: list[tuple[ObjectDef, list[FieldDef]]] = []
         for spec in specs:
-            name = check_field_name(spec.get("name"))
+            try:
+                name = check_field_name(spec.get("name"), max_length=MAX_OBJECT_NAME)
+            except FieldError as e:
+                raise ValidationFailed([e]) from e
             if name in view.objects or any(o.name == name for o, _ in parsed):
                 raise Conflict(f"object {name!r} already exists", code="object_exists",
                                details={"field": "name", "value": name})
@@ -217,8 +238,19 @@ class SchemaService:
             raise _invalid("type", "type_change_refused", "a field's type cannot change; add a new field")
         if "name" in changes and changes["name"] != f.name:
             raise _invalid("name", "rename_refused", "a field cannot be renamed; its label can")
+        changed_options = {k: v for k, v in changes.items() if k not in FIELD_SPEC_KEYS}
+        if isinstance(changed_options.get("options"), Mapping):
+            changed_options = {**changed_options.pop("options"), **changed_options}
+        handler = handler_for(f.type)
+        for key in sorted(handler.fixed_options & set(changed_options)):
+            if (changed_options[key] or None) != (f.options.get(key) or None):
+                raise _invalid(
+                    key,
+                    "option_change_refused",
+                    f"{key} of a {f.type} field cannot change once it holds data; add a new field",
+                )
         options = dict(f.options)
-        options.update({k: v for k, v in changes.items() if k not in FIELD_SPEC_KEYS})
+        options.update(changed_options)
         options.pop("result_type", None)
         labels = f.labels
         if "label" in changes or "labels" in changes:
@@ -231,7 +263,9 @@ class SchemaService:
             position=int(changes.get("position", f.position)),
         )
         updated = check_field(view, updated)
+        widened = self._widened_columns(f, updated)
         with self.engine.begin() as conn:
+            self._widen(conn, obj, widened)
             conn.execute(
                 system.fields.update()
                 .where(system.fields.c.object_name == object_name, system.fields.c.name == f.name)
@@ -270,6 +304,8 @@ class SchemaService:
                 code="field_not_found",
                 details={"field": field_name},
             )
+        # What a formula or roll-up reads may have been archived meanwhile.
+        check_field(view, replace(f, archived_at=None))
         return self._set_archived(obj, f, None)
 
     # Helpers ------------------------------------------------------------------------------
@@ -306,6 +342,38 @@ class SchemaService:
         return f
 
     @staticmethod
+    def _widened_columns(old: FieldDef, new: FieldDef) -> list[sa.Column]:
+        """Columns whose type changes with new options; only a longer text is allowed."""
+        handler = handler_for(old.type)
+        before = {c.name: c.type for c in handler.columns(old)}
+        widened = []
+        for column in handler.columns(new):
+            was = before.get(column.name)
+            if was is None or repr(was) == repr(column.type):
+                continue
+            if not (isinstance(was, sa.String) and isinstance(column.type, sa.String)):
+                raise _invalid(
+                    column.name,
+                    "option_change_refused",
+                    f"{old.name}: the change would alter how stored values are kept",
+                )
+            widened.append(column)
+        return widened
+
+    @staticmethod
+    def _widen(conn: Connection, obj: ObjectDef, columns: list[sa.Column]) -> None:
+        """Make text columns long enough for a raised max_length (SQLite does not enforce it)."""
+        if not columns or conn.dialect.name == "sqlite":
+            return
+        actual = {c["name"]: c["type"] for c in sa.inspect(conn).get_columns(obj.table_name)}
+        ops = Operations(MigrationContext.configure(conn))
+        for column in columns:
+            have = getattr(actual.get(column.name), "length", None)
+            want = getattr(column.type, "length", None)
+            if have is not None and (want is None or want > have):
+                ops.alter_column(obj.table_name, column.name, type_=column.type)
+
+    @staticmethod
     def _index_field(ops: Operations, obj: ObjectDef, f: FieldDef) -> None:
         handler = handler_for(f.type)
         if not handler.indexed:
@@ -313,7 +381,7 @@ class SchemaService:
         for column in handler.columns(f):
             if column.name.endswith("_currency"):
                 continue
-            ops.create_index(f"ix_{obj.table_name}_{column.name}"[:63], obj.table_name, [column.name])
+            ops.create_index(index_name(obj.table_name, column.name), obj.table_name, [column.name])
 
     @staticmethod
     def _insert_field(conn: Connection, f: FieldDef, now: datetime) -> None:

@@ -48,6 +48,8 @@ class FieldType:
     stored: ClassVar[bool] = True
     indexed: ClassVar[bool] = False
     sortable: ClassVar[bool] = True
+    # Options that give stored values their meaning; changing them would misread old rows.
+    fixed_options: ClassVar[frozenset[str]] = frozenset()
 
     # Definition time -----------------------------------------------------------------
     def check_options(self, options: dict[str, Any], view: SchemaView, f: FieldDef) -> dict:
@@ -207,6 +209,7 @@ def _to_number(f: FieldDef, value: Any) -> float | int:
 class NumberType(FieldType):
     name = "number"
     expr_type = ExprType.NUMBER
+    fixed_options = frozenset({"integer"})
 
     def sa_type(self, f: FieldDef) -> sa.types.TypeEngine:
         return sa.Integer() if f.options.get("integer") else sa.Float()
@@ -306,9 +309,12 @@ class DateType(FieldType):
         if isinstance(value, date):
             return value
         if isinstance(value, str):
-            text = value.strip().replace("/", "-")[:10]
+            text = value.strip().replace("/", "-")
             try:
-                return date.fromisoformat(text)
+                # A date, or a date-time whose date part is wanted; nothing else after it.
+                if len(text) == 10:
+                    return date.fromisoformat(text)
+                return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
             except ValueError:
                 pass
         raise FieldError(f.name, "invalid_date", f"{f.name}: {value!r} is not a date", str(value))
@@ -477,6 +483,7 @@ class ReferenceType(FieldType):
     name = "reference"
     expr_type = ExprType.NUMBER
     indexed = True
+    fixed_options = frozenset({"object"})
 
     def target(self, f: FieldDef) -> str:
         return str(f.options["object"])
@@ -631,12 +638,25 @@ class RollupType(_Computed):
         return view.rollup_sql(f, table)
 
 
-def check_field_name(name: Any, *, field: str = "name") -> str:
+# Longest names whose derived identifiers still fit PostgreSQL's 63 bytes: ``obj_<object>``
+# and ``<field>_currency``. Longer ones would be silently truncated and could collide.
+MAX_OBJECT_NAME = 59
+MAX_FIELD_NAME = 54
+
+
+def check_field_name(name: Any, *, field: str = "name", max_length: int = MAX_FIELD_NAME) -> str:
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise FieldError(
             field,
             "invalid_name",
             f"{name!r} is not a valid name: use lower-case snake_case letters, digits and _",
             str(name),
+        )
+    if len(name) > max_length:
+        raise FieldError(
+            field,
+            "invalid_name",
+            f"{name!r} is {len(name)} characters long; a name has at most {max_length}",
+            name,
         )
     return name

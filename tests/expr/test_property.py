@@ -5,8 +5,9 @@ records whose value is true."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
+import random
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +19,7 @@ from dealcraft.expr import ExprType, check
 from .schema import CATALOG
 
 T = ExprType
+EXPRESSIONS_PER_EXAMPLE = 8
 NOW = dt.datetime(2026, 2, 1, 12, 30, 15, 250000)
 
 # -- records ---------------------------------------------------------------------------------
@@ -98,170 +100,195 @@ FIELDS = {
     T.DATETIME: ["account.seen"],
     T.LIST: ["account.tags", "account.parent.tags"],
 }
-PARAMS = {T.NUMBER: [":user.id"], T.TEXT: [":user.region"], T.BOOLEAN: [":user.flag"]}
-PARAMS[T.DATE] = [":today"]
-
-number_literals = st.one_of(small_ints.map(str), quarters.map(repr)).map(
-    lambda text: f"({text})" if text.startswith("-") else text
-)
-LITERALS: dict[ExprType, st.SearchStrategy[str]] = {
-    T.NUMBER: number_literals,
-    T.TEXT: texts.map(quote),
-    T.BOOLEAN: st.sampled_from(["true", "false"]),
-    T.DATE: st.sampled_from(["today()", "add_days(today(), -40)"]),
-    T.DATETIME: st.sampled_from(["now()"]),
-    T.LIST: st.nothing(),
-}
-date_literals = dates.map(lambda d: quote(d.isoformat()))
-datetime_literals = datetimes.map(lambda d: quote(d.isoformat(sep=" ")))
-
-
-def leaf(expr_type: ExprType) -> st.SearchStrategy[str]:
-    options = [st.sampled_from(FIELDS[expr_type]), LITERALS[expr_type], st.just("null")]
-    if expr_type in PARAMS:
-        options.append(st.sampled_from(PARAMS[expr_type]))
-    return st.one_of(*options)
-
-
-def call(name: str, *args: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    return st.tuples(*args).map(lambda parts: f"{name}({', '.join(parts)})")
-
-
-def infix(op: str, left: st.SearchStrategy[str], right: st.SearchStrategy[str]):
-    return st.tuples(left, right).map(lambda parts: f"({parts[0]} {op} {parts[1]})")
-
-
-def comparable_operand(expr_type: ExprType, depth: int) -> st.SearchStrategy[str]:
-    """An operand of a comparison: date comparisons also take ISO text literals."""
-    extra = {T.DATE: date_literals, T.DATETIME: datetime_literals}.get(expr_type)
-    base = expression(expr_type, depth)
-    return st.one_of(base, extra) if extra is not None else base
-
-
-@functools.cache
-def expression(expr_type: ExprType, depth: int) -> st.SearchStrategy[str]:
-    if depth <= 0:
-        return leaf(expr_type)
-    sub = functools.partial(expression, depth=depth - 1)
-    builders = COMPOUND[expr_type]
-    return st.one_of(leaf(expr_type), *(builder(sub, depth - 1) for builder in builders))
-
-
-def _numbers(sub, depth):
-    n, t, d = sub(T.NUMBER), sub(T.TEXT), sub(T.DATE)
-    return [
-        infix("+", n, n),
-        infix("-", n, n),
-        infix("*", n, n),
-        infix("/", n, n),
-        n.map(lambda x: f"-({x})"),
-        call("abs", n),
-        call("round", n),
-        call("round", n, st.sampled_from(["0", "1", "2"])),
-        call("ceil", n),
-        call("floor", n),
-        call("length", t),
-        call("year", st.one_of(d, sub(T.DATETIME))),
-        call("month", d),
-        call("day", st.one_of(d, sub(T.DATETIME))),
-        call("days_between", d, d),
-        call("coalesce", n, n),
-    ]
-
-
-def _texts(sub, depth):
-    t = sub(T.TEXT)
-    return [
-        infix("||", t, t),
-        call("lower", t),
-        call("upper", t),
-        call("trim", t),
-        call("coalesce", t, t, t),
-    ]
-
-
-def _comparisons(sub, depth):
-    out = []
-    for expr_type, ops in (
-        (T.NUMBER, ["=", "!=", "<>", "<", "<=", ">", ">="]),
-        (T.TEXT, ["=", "!=", "<", "<=", ">", ">="]),
-        (T.DATE, ["=", "<", ">="]),
-        (T.DATETIME, ["=", "<", ">"]),
-        (T.BOOLEAN, ["=", "!="]),
-    ):
-        operand = comparable_operand(expr_type, depth)
-        out.append(
-            st.tuples(operand, st.sampled_from(ops), operand).map(
-                lambda p: f"({p[0]} {p[1]} {p[2]})"
-            )
-        )
-    return out
-
-
-def _booleans(sub, depth):
-    b, n, t = sub(T.BOOLEAN), sub(T.NUMBER), sub(T.TEXT)
-    in_items = st.lists(st.one_of(leaf(T.NUMBER), st.just("null")), min_size=1, max_size=3)
-    negate = st.sampled_from(["", "not "])
-    return [
-        infix("and", b, b),
-        infix("or", b, b),
-        b.map(lambda x: f"not ({x})"),
-        *_comparisons(sub, depth),
-        st.tuples(n, negate, in_items).map(lambda p: f"({p[0]} {p[1]}in ({', '.join(p[2])}))"),
-        st.tuples(t, negate, st.lists(leaf(T.TEXT), min_size=1, max_size=3)).map(
-            lambda p: f"({p[0]} {p[1]}in ({', '.join(p[2])}))"
-        ),
-        st.tuples(sub(T.NUMBER), negate).map(lambda p: f"(account {p[1]}in :user.ids)"),
-        st.tuples(n, negate, n, n).map(lambda p: f"({p[0]} {p[1]}between {p[2]} and {p[3]})"),
-        st.tuples(t, negate, t, t).map(lambda p: f"({p[0]} {p[1]}between {p[2]} and {p[3]})"),
-        st.tuples(
-            comparable_operand(T.DATE, depth), comparable_operand(T.DATE, depth), date_literals
-        ).map(lambda p: f"({p[0]} between {p[1]} and {p[2]})"),
-        st.tuples(t, negate, t).map(lambda p: f"({p[0]} {p[1]}like {p[2]})"),
-        st.tuples(
-            st.one_of(*(sub(x) for x in (T.NUMBER, T.TEXT, T.BOOLEAN, T.DATE, T.LIST))),
-            st.sampled_from(["is null", "is not null"]),
-        ).map(lambda p: f"({p[0]} {p[1]})"),
-        call("has", sub(T.LIST), t),
-        call("starts_with", t, t),
-        call("contains", t, t),
-    ]
-
-
-def _dates(sub, depth):
-    d = sub(T.DATE)
-    count = st.one_of(leaf(T.NUMBER), st.just("null"))
-    return [
-        call("add_days", d, count),
-        call("add_months", d, count),
-        call("date", sub(T.DATETIME)),
-        call("coalesce", d, d),
-    ]
-
-
-COMPOUND = {
-    T.NUMBER: [_numbers],
-    T.TEXT: [_texts],
-    T.BOOLEAN: [_booleans],
-    T.DATE: [_dates],
-    T.DATETIME: [lambda sub, depth: [call("coalesce", sub(T.DATETIME), datetime_literals)]],
-    T.LIST: [lambda sub, depth: []],
-}
-# Each builder returns a list of strategies; flatten them for expression()
-COMPOUND = {
-    expr_type: [
-        functools.partial(lambda b, sub, depth: st.one_of(*b(sub, depth)), builder)
-        for builder in builders
-    ]
-    for expr_type, builders in COMPOUND.items()
+PARAMS = {T.NUMBER: ":user.id", T.TEXT: ":user.region", T.BOOLEAN: ":user.flag", T.DATE: ":today"}
+COMPARISONS = {
+    T.NUMBER: ["=", "!=", "<>", "<", "<=", ">", ">="],
+    T.TEXT: ["=", "!=", "<", "<=", ">", ">="],
+    T.DATE: ["=", "<", ">="],
+    T.DATETIME: ["=", "<", ">"],
+    T.BOOLEAN: ["=", "!="],
 }
 
-top_level = st.one_of(
-    expression(T.BOOLEAN, 3),
-    expression(T.NUMBER, 2),
-    expression(T.TEXT, 2),
-    expression(T.DATE, 2),
-)
+
+class ExpressionGenerator:
+    """Random typed expressions over "opportunity", with branches picked uniformly by a
+    Random seeded from Hypothesis (so a failure replays from its seed)."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.compound: dict[ExprType, list[Callable[[int], str]]] = {
+            T.NUMBER: [self.arithmetic] * 4 + [self.negative, self.number_function] * 2,
+            T.TEXT: [self.concat, self.text_function, self.text_function],
+            T.BOOLEAN: [self.logic] * 3
+            + [self.comparison] * 4
+            + [self.in_list, self.between, self.like, self.is_null, self.text_test] * 2,
+            T.DATE: [self.date_function],
+            T.DATETIME: [lambda d: f"coalesce({self.expr(T.DATETIME, d)}, now())"],
+            T.LIST: [],
+        }
+
+    def pick(self, options: list[Any]) -> Any:
+        return self.rng.choice(options)
+
+    def text_literal(self) -> str:
+        length = self.rng.randint(0, 4)
+        return quote("".join(self.pick(TEXT_ALPHABET) for _ in range(length)))
+
+    def number_literal(self) -> str:
+        if self.rng.random() < 0.5:
+            text = str(self.rng.randint(-50, 50))
+        else:
+            text = repr(self.rng.randint(-400, 400) / 4)
+        return f"({text})" if text.startswith("-") else text
+
+    def date_literal(self) -> str:
+        day = dt.date(2000, 1, 1) + dt.timedelta(days=self.rng.randint(0, 11_000))
+        return quote(day.isoformat())
+
+    def datetime_literal(self) -> str:
+        moment = dt.datetime(2000, 1, 1) + dt.timedelta(seconds=self.rng.randint(0, 10**9))
+        return quote(moment.isoformat(sep=" "))
+
+    def leaf(self, expr_type: ExprType) -> str:
+        roll = self.rng.random()
+        if roll < 0.55:
+            return self.pick(FIELDS[expr_type])
+        if roll < 0.8:
+            literal = {
+                T.NUMBER: self.number_literal,
+                T.TEXT: self.text_literal,
+                T.BOOLEAN: lambda: self.pick(["true", "false"]),
+                T.DATE: lambda: self.pick(["today()", "add_days(today(), -40)"]),
+                T.DATETIME: lambda: "now()",
+                T.LIST: lambda: self.pick(FIELDS[T.LIST]),
+            }[expr_type]
+            return literal()
+        if roll < 0.9 and expr_type in PARAMS:
+            return PARAMS[expr_type]
+        return "null"
+
+    def expr(self, expr_type: ExprType, depth: int) -> str:
+        builders = self.compound[expr_type]
+        if depth <= 0 or not builders or self.rng.random() < 0.3:
+            return self.leaf(expr_type)
+        return self.pick(builders)(depth - 1)
+
+    def operand(self, expr_type: ExprType, depth: int) -> str:
+        """A comparison operand; dates there may also be ISO text literals."""
+        if expr_type is T.DATE and self.rng.random() < 0.3:
+            return self.date_literal()
+        if expr_type is T.DATETIME and self.rng.random() < 0.3:
+            return self.datetime_literal()
+        return self.expr(expr_type, depth)
+
+    # -- NUMBER ----------------------------------------------------------------------------
+
+    def arithmetic(self, d: int) -> str:
+        op = self.pick(["+", "-", "*", "/"])
+        return f"({self.expr(T.NUMBER, d)} {op} {self.expr(T.NUMBER, d)})"
+
+    def negative(self, d: int) -> str:
+        return f"-({self.expr(T.NUMBER, d)})"
+
+    def number_function(self, d: int) -> str:
+        n = lambda: self.expr(T.NUMBER, d)  # noqa: E731
+        day = lambda: self.expr(T.DATE, d)  # noqa: E731
+        return self.pick(
+            [
+                lambda: f"abs({n()})",
+                lambda: f"round({n()})",
+                lambda: f"round({n()}, {self.rng.randint(0, 2)})",
+                lambda: f"ceil({n()})",
+                lambda: f"floor({n()})",
+                lambda: f"length({self.expr(T.TEXT, d)})",
+                lambda: f"year({self.expr(self.pick([T.DATE, T.DATETIME]), d)})",
+                lambda: f"month({day()})",
+                lambda: f"day({self.expr(self.pick([T.DATE, T.DATETIME]), d)})",
+                lambda: f"days_between({day()}, {day()})",
+                lambda: f"coalesce({n()}, {n()})",
+            ]
+        )()
+
+    # -- TEXT ------------------------------------------------------------------------------
+
+    def concat(self, d: int) -> str:
+        return f"({self.expr(T.TEXT, d)} || {self.expr(T.TEXT, d)})"
+
+    def text_function(self, d: int) -> str:
+        t = lambda: self.expr(T.TEXT, d)  # noqa: E731
+        return self.pick(
+            [
+                lambda: f"lower({t()})",
+                lambda: f"upper({t()})",
+                lambda: f"trim({t()})",
+                lambda: f"coalesce({t()}, {t()}, {t()})",
+            ]
+        )()
+
+    # -- DATE ------------------------------------------------------------------------------
+
+    def date_function(self, d: int) -> str:
+        count = self.leaf(T.NUMBER)
+        return self.pick(
+            [
+                lambda: f"add_days({self.expr(T.DATE, d)}, {count})",
+                lambda: f"add_months({self.expr(T.DATE, d)}, {count})",
+                lambda: f"date({self.expr(T.DATETIME, d)})",
+                lambda: f"coalesce({self.expr(T.DATE, d)}, {self.expr(T.DATE, d)})",
+            ]
+        )()
+
+    # -- BOOLEAN ---------------------------------------------------------------------------
+
+    def negate(self) -> str:
+        return self.pick(["", "not "])
+
+    def logic(self, d: int) -> str:
+        if self.rng.random() < 0.25:
+            return f"not ({self.expr(T.BOOLEAN, d)})"
+        op = self.pick(["and", "or"])
+        return f"({self.expr(T.BOOLEAN, d)} {op} {self.expr(T.BOOLEAN, d)})"
+
+    def comparison(self, d: int) -> str:
+        expr_type = self.pick(list(COMPARISONS))
+        op = self.pick(COMPARISONS[expr_type])
+        return f"({self.operand(expr_type, d)} {op} {self.operand(expr_type, d)})"
+
+    def in_list(self, d: int) -> str:
+        if self.rng.random() < 0.25:
+            return f"({self.expr(T.NUMBER, d)} {self.negate()}in :user.ids)"
+        expr_type = self.pick([T.NUMBER, T.TEXT, T.DATE])
+        items = [self.operand(expr_type, 0) for _ in range(self.rng.randint(1, 3))]
+        operand = self.expr(expr_type, d)
+        return f"({operand} {self.negate()}in ({', '.join(items)}))"
+
+    def between(self, d: int) -> str:
+        expr_type = self.pick([T.NUMBER, T.TEXT, T.DATE])
+        a, b, c = (self.operand(expr_type, d) for _ in range(3))
+        return f"({a} {self.negate()}between {b} and {c})"
+
+    def like(self, d: int) -> str:
+        pattern = self.pick([self.text_literal(), self.expr(T.TEXT, d)])
+        return f"({self.expr(T.TEXT, d)} {self.negate()}like {pattern})"
+
+    def is_null(self, d: int) -> str:
+        operand = self.expr(self.pick(list(FIELDS)), d)
+        return f"({operand} is {self.negate()}null)"
+
+    def text_test(self, d: int) -> str:
+        t = lambda: self.expr(T.TEXT, d)  # noqa: E731
+        return self.pick(
+            [
+                lambda: f"has({self.expr(T.LIST, d)}, {t()})",
+                lambda: f"starts_with({t()}, {t()})",
+                lambda: f"contains({t()}, {t()})",
+            ]
+        )()
+
+    def top_level(self) -> str:
+        expr_type = self.pick([T.BOOLEAN, T.BOOLEAN, T.BOOLEAN, T.NUMBER, T.TEXT, T.DATE])
+        return self.expr(expr_type, 4 if expr_type is T.BOOLEAN else 3)
+
 
 # -- comparing results ---------------------------------------------------------------------
 
@@ -277,23 +304,35 @@ def same_value(sql: Any, memory: Any) -> bool:
 
 
 @settings(
-    max_examples=250,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(source=top_level, accounts=accounts, opportunities=opportunities, params=parameters)
-def test_random_expression_sql_matches_memory(store, source, accounts, opportunities, params):
+@given(
+    rng=st.randoms(use_true_random=True),
+    accounts=accounts,
+    opportunities=opportunities,
+    params=parameters,
+)
+def test_random_expression_sql_matches_memory(store, rng, accounts, opportunities, params):
     store.clear()
     store.add("account", *accounts)
     store.add("opportunity", *opportunities)
-    checked = check(source, CATALOG, "opportunity", params)
 
-    sql_values = store.sql_values(checked, params, NOW)
-    memory_values = store.memory_values(checked, params, NOW)
-    assert sql_values.keys() == memory_values.keys()
-    for record_id, memory in memory_values.items():
-        sql = sql_values[record_id]
-        assert same_value(sql, memory), (source, record_id, sql, memory)
+    # Several expressions per example: the records are the expensive part to set up. They
+    # come from a seeded Random, as Hypothesis-driven choices favour a few branches heavily
+    generator = ExpressionGenerator(rng)
+    for source in (generator.top_level() for _ in range(EXPRESSIONS_PER_EXAMPLE)):
+        checked = check(source, CATALOG, "opportunity", params)
 
-    if checked.type is T.BOOLEAN:
-        assert store.sql_ids(checked, params, NOW) == store.memory_ids(checked, params, NOW)
+        # As a value, for every record
+        sql_values = store.sql_values(checked, params, NOW)
+        memory_values = store.memory_values(checked, params, NOW)
+        assert sql_values.keys() == memory_values.keys()
+        for record_id, memory in memory_values.items():
+            sql = sql_values[record_id]
+            assert same_value(sql, memory), (source, record_id, sql, memory)
+
+        # As a filter: WHERE keeps exactly the records whose value is true
+        if checked.type is T.BOOLEAN:
+            assert store.sql_ids(checked, params, NOW) == store.memory_ids(checked, params, NOW)

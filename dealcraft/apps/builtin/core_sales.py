@@ -146,7 +146,12 @@ OBJECTS: list[dict[str, Any]] = [
             _f("website", "url", "Website", "网站"),
             _f("address", "text", "Address", "地址"),
             _f("employee_count", "number", "Employees", "员工人数", integer=True, min=0),
-            _f("annual_revenue", "money", "Annual revenue", "年营收"),
+            _f("annual_revenue", "money", "Annual revenue", "年营收", category="financial"),
+            _f("credit_limit", "money", "Credit limit", "信用额度", category="financial"),
+            _f(
+                "supply_chain_notes", "long_text", "Supply chain", "供应链信息",
+                category="financial",
+            ),
             _f("description", "long_text", "Description", "描述"),
         ],
     },
@@ -195,11 +200,14 @@ OBJECTS: list[dict[str, Any]] = [
                     ("opposed", "Opposed", "反对"),
                 ),
             ),
-            _f("phone", "phone", "Phone", "手机"),
-            _f("email", "email", "Email", "邮箱"),
-            _f("wecom_id", "text", "WeCom id", "企业微信ID", max_length=64),
+            _f("phone", "phone", "Phone", "手机", category="personal"),
+            _f("email", "email", "Email", "邮箱", category="personal"),
+            _f("wecom_id", "text", "WeCom id", "企业微信ID", max_length=64, category="personal"),
             _f("owner", "user", "Owner", "负责人"),
-            _f("last_contacted_at", "datetime", "Last contacted", "最近联系时间"),
+            _f(
+                "last_contacted_at", "datetime", "Last contacted", "最近联系时间",
+                category="behavioural",
+            ),
         ],
     },
     {
@@ -413,6 +421,29 @@ OBJECTS: list[dict[str, Any]] = [
             ),
             _f("list_price", "money", "List price", "标准价"),
             _f("active", "boolean", "Active", "在售", default=True),
+        ],
+    },
+    {
+        "name": "deal_room",
+        "labels": {"en": "Deal room", "zh-CN": "作战单元"},
+        "fields": [
+            _f("name", "text", "Name", "名称", required=True),
+            _f("account", "reference", "Account", "客户", object="account"),
+            _f("lead", "user", "Lead", "负责人"),
+            _f(
+                "status", "choice", "Status", "状态", default="open",
+                choices=_choices(("open", "Open", "进行中"), ("closed", "Closed", "已关闭")),
+            ),
+        ],
+    },
+    {
+        "name": "deal_room_member",
+        "labels": {"en": "Deal room member", "zh-CN": "作战单元成员"},
+        "title_field": "deal_room",
+        "fields": [
+            _f("deal_room", "reference", "Deal room", "作战单元", object="deal_room", required=True),
+            _f("user", "user", "Member", "成员", required=True),
+            _f("role", "choice", "Role", "角色", choices=ROLES),
         ],
     },
     {

@@ -1,0 +1,1 @@
+"""Benchmarks: Dealcraft measured against reference floors and peer systems (not tests)."""

@@ -1,0 +1,211 @@
+"""Every string the web app shows that does not come from metadata, in English and zh-CN.
+
+Object, field and choice labels come from the schema; everything else is looked up here by a
+stable key, so a missing translation falls back to English rather than to the key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGUAGES = {"zh-CN": "中文", "en": "English"}
+DEFAULT_LANGUAGE = "en"
+
+STRINGS: dict[str, dict[str, str]] = {
+    # Shell
+    "app.name": {"en": "Dealcraft", "zh-CN": "Dealcraft"},
+    "login.title": {"en": "Sign in", "zh-CN": "登录"},
+    "login.username": {"en": "Username", "zh-CN": "用户名"},
+    "login.password": {"en": "Password", "zh-CN": "密码"},
+    "login.submit": {"en": "Sign in", "zh-CN": "登录"},
+    "login.failed": {"en": "Wrong username or password", "zh-CN": "用户名或密码错误"},
+    "logout": {"en": "Sign out", "zh-CN": "退出登录"},
+    "search.placeholder": {"en": "Search everything", "zh-CN": "全局搜索"},
+    "search.title": {"en": "Search results for “{q}”", "zh-CN": "“{q}”的搜索结果"},
+    "search.none": {"en": "Nothing matches “{q}”.", "zh-CN": "没有与“{q}”匹配的记录。"},
+    "nav.home": {"en": "My day", "zh-CN": "我的一天"},
+    "nav.team": {"en": "Team pipeline", "zh-CN": "团队管道"},
+    "nav.objects": {"en": "Records", "zh-CN": "业务数据"},
+    "nav.kanban": {"en": "Pipeline board", "zh-CN": "商机看板"},
+    "nav.builder": {"en": "Object builder", "zh-CN": "对象构建器"},
+    "nav.users": {"en": "Users", "zh-CN": "用户管理"},
+    "language": {"en": "Language", "zh-CN": "语言"},
+    # Error pages
+    "error.not_found": {"en": "Not found", "zh-CN": "未找到"},
+    "error.not_found.text": {
+        "en": "This page or record does not exist, or you may not see it.",
+        "zh-CN": "该页面或记录不存在，或您无权查看。",
+    },
+    "error.forbidden": {"en": "Not allowed", "zh-CN": "无权操作"},
+    "error.unexpected": {"en": "Something went wrong", "zh-CN": "出现了错误"},
+    "error.unexpected.text": {
+        "en": "The error was logged. Go back and try again.",
+        "zh-CN": "错误已记录。请返回后重试。",
+    },
+    "error.back_home": {"en": "Back to my day", "zh-CN": "返回首页"},
+    # Lists
+    "list.new": {"en": "New {object}", "zh-CN": "新建{object}"},
+    "list.filter": {"en": "Filter (expression)", "zh-CN": "筛选（表达式）"},
+    "list.filter.hint": {
+        "en": "e.g. stage = 'proposal' and amount > 100000",
+        "zh-CN": "例如 stage = 'proposal' and amount > 100000",
+    },
+    "list.apply": {"en": "Apply", "zh-CN": "应用"},
+    "list.clear": {"en": "Clear", "zh-CN": "清除"},
+    "list.count": {"en": "{count} records", "zh-CN": "共 {count} 条"},
+    "list.empty": {"en": "No records.", "zh-CN": "暂无记录。"},
+    "list.next": {"en": "Next", "zh-CN": "下一页"},
+    "list.previous": {"en": "Previous", "zh-CN": "上一页"},
+    "list.sort": {"en": "Sort by", "zh-CN": "排序"},
+    "list.kanban": {"en": "Board", "zh-CN": "看板"},
+    "filter.error": {"en": "The filter is not valid", "zh-CN": "筛选表达式无效"},
+    # Record page
+    "record.edit": {"en": "Edit", "zh-CN": "编辑"},
+    "record.delete": {"en": "Delete", "zh-CN": "删除"},
+    "record.deleted": {"en": "Deleted", "zh-CN": "已删除"},
+    "record.fields": {"en": "Details", "zh-CN": "详细信息"},
+    "record.related": {"en": "Related", "zh-CN": "相关记录"},
+    "record.history": {"en": "History", "zh-CN": "变更历史"},
+    "record.history.none": {"en": "No changes yet.", "zh-CN": "暂无变更。"},
+    "record.history.created": {"en": "created the record", "zh-CN": "创建了记录"},
+    "record.history.deleted": {"en": "deleted the record", "zh-CN": "删除了记录"},
+    "record.history.restored": {"en": "restored the record", "zh-CN": "恢复了记录"},
+    "record.by": {"en": "by {user}", "zh-CN": "操作人 {user}"},
+    "record.system": {"en": "the system", "zh-CN": "系统"},
+    "record.version": {"en": "version {version}", "zh-CN": "版本 {version}"},
+    # Forms
+    "form.new": {"en": "New {object}", "zh-CN": "新建{object}"},
+    "form.edit": {"en": "Edit {object}", "zh-CN": "编辑{object}"},
+    "form.save": {"en": "Save", "zh-CN": "保存"},
+    "form.cancel": {"en": "Cancel", "zh-CN": "取消"},
+    "form.saved": {"en": "Saved", "zh-CN": "已保存"},
+    "form.invalid": {
+        "en": "Some fields need attention",
+        "zh-CN": "部分字段需要修改",
+    },
+    "form.conflict": {
+        "en": "Someone else saved this record first (your version {expected}, now {current}). "
+        "Reload to see their changes, then apply yours again.",
+        "zh-CN": "其他人已先保存了此记录（您的版本 {expected}，当前版本 {current}）。"
+        "请重新加载查看他们的修改，然后再次应用您的修改。",
+    },
+    "form.reload": {"en": "Reload", "zh-CN": "重新加载"},
+    # Validation messages by error code; {field} is the field's label.
+    "code.required": {"en": "{field} is required", "zh-CN": "{field}为必填项"},
+    "code.invalid_number": {"en": "{field} must be a number", "zh-CN": "{field}必须是数字"},
+    "code.invalid_integer": {"en": "{field} must be a whole number", "zh-CN": "{field}必须是整数"},
+    "code.number_too_small": {"en": "{field} is too small", "zh-CN": "{field}数值过小"},
+    "code.number_too_large": {"en": "{field} is too large", "zh-CN": "{field}数值过大"},
+    "code.invalid_email": {
+        "en": "{field} is not a valid e-mail address",
+        "zh-CN": "{field}不是有效的邮箱地址",
+    },
+    "code.invalid_phone": {
+        "en": "{field} is not a valid phone number",
+        "zh-CN": "{field}不是有效的电话号码",
+    },
+    "code.invalid_url": {
+        "en": "{field} is not a valid web address",
+        "zh-CN": "{field}不是有效的网址",
+    },
+    "code.text_too_long": {"en": "{field} is too long", "zh-CN": "{field}过长"},
+    "code.invalid_date": {"en": "{field} is not a date", "zh-CN": "{field}不是有效日期"},
+    "code.invalid_datetime": {
+        "en": "{field} is not a date and time",
+        "zh-CN": "{field}不是有效的日期时间",
+    },
+    "code.invalid_choice": {
+        "en": "{field}: choose one of the listed values",
+        "zh-CN": "{field}：请从列表中选择",
+    },
+    "code.invalid_reference": {
+        "en": "{field}: the chosen record does not exist",
+        "zh-CN": "{field}：所选记录不存在",
+    },
+    "code.read_only_field": {"en": "{field} is read-only", "zh-CN": "{field}为只读字段"},
+    # Kanban
+    "kanban.title": {"en": "{object} by {field}", "zh-CN": "{object}（按{field}）"},
+    "kanban.moved": {"en": "Moved to {value}", "zh-CN": "已移动到 {value}"},
+    "kanban.move_to": {"en": "Move to", "zh-CN": "移动到"},
+    "kanban.no_choice": {
+        "en": "{object} has no choice field to group by.",
+        "zh-CN": "{object}没有可用于分组的选项字段。",
+    },
+    "kanban.field": {"en": "Group by", "zh-CN": "分组字段"},
+    # Builder
+    "builder.title": {"en": "Object builder", "zh-CN": "对象构建器"},
+    "builder.admin_only": {
+        "en": "Only an administrator may change objects and fields.",
+        "zh-CN": "只有管理员可以修改对象和字段。",
+    },
+    "builder.fields": {"en": "Fields of {object}", "zh-CN": "{object}的字段"},
+    "builder.add_field": {"en": "Add a field", "zh-CN": "添加字段"},
+    "builder.name": {"en": "Name (snake_case)", "zh-CN": "名称（英文小写下划线）"},
+    "builder.label_en": {"en": "Label (English)", "zh-CN": "标签（英文）"},
+    "builder.label_zh": {"en": "Label (Chinese)", "zh-CN": "标签（中文）"},
+    "builder.type": {"en": "Type", "zh-CN": "类型"},
+    "builder.required": {"en": "Required", "zh-CN": "必填"},
+    "builder.choices": {"en": "Choices", "zh-CN": "选项"},
+    "builder.choice_value": {"en": "Value", "zh-CN": "值"},
+    "builder.add_choice": {"en": "Add a choice", "zh-CN": "添加选项"},
+    "builder.target": {"en": "Refers to", "zh-CN": "关联对象"},
+    "builder.expression": {"en": "Formula expression", "zh-CN": "公式表达式"},
+    "builder.expression_ok": {
+        "en": "Valid; the result is a {type}",
+        "zh-CN": "有效；结果类型为 {type}",
+    },
+    "builder.currency": {"en": "Currency", "zh-CN": "币种"},
+    "builder.rollup_object": {"en": "Aggregate records of", "zh-CN": "汇总对象"},
+    "builder.rollup_via": {"en": "Linked through field", "zh-CN": "关联字段"},
+    "builder.rollup_aggregate": {"en": "Aggregate", "zh-CN": "汇总方式"},
+    "builder.rollup_field": {"en": "Field to aggregate", "zh-CN": "汇总字段"},
+    "builder.save_field": {"en": "Add field", "zh-CN": "添加字段"},
+    "builder.field_added": {"en": "Field {field} added", "zh-CN": "已添加字段 {field}"},
+    "builder.archive": {"en": "Archive", "zh-CN": "归档"},
+    "builder.restore": {"en": "Restore", "zh-CN": "恢复"},
+    "builder.archived": {"en": "archived", "zh-CN": "已归档"},
+    "builder.new_object": {"en": "Create an object", "zh-CN": "创建对象"},
+    "builder.object_created": {"en": "Object {object} created", "zh-CN": "已创建对象 {object}"},
+    "builder.create": {"en": "Create", "zh-CN": "创建"},
+    # Workbenches
+    "day.title": {"en": "My day", "zh-CN": "我的一天"},
+    "day.tasks": {"en": "Tasks due", "zh-CN": "到期任务"},
+    "day.tasks.none": {"en": "No tasks due.", "zh-CN": "没有到期任务。"},
+    "day.leads": {"en": "Leads waiting for first contact", "zh-CN": "待首次联系的线索"},
+    "day.leads.none": {"en": "No leads waiting.", "zh-CN": "没有待联系的线索。"},
+    "day.hours": {"en": "{hours} h since assignment", "zh-CN": "已分配 {hours} 小时"},
+    "day.pipeline": {"en": "My pipeline by stage", "zh-CN": "我的商机（按阶段）"},
+    "team.title": {"en": "Team pipeline", "zh-CN": "团队管道"},
+    "team.funnel": {"en": "Funnel", "zh-CN": "销售漏斗"},
+    "team.by_rep": {"en": "Open pipeline by rep", "zh-CN": "各销售在途金额"},
+    "col.stage": {"en": "Stage", "zh-CN": "阶段"},
+    "col.count": {"en": "Count", "zh-CN": "数量"},
+    "col.amount": {"en": "Amount", "zh-CN": "金额"},
+    "col.rep": {"en": "Rep", "zh-CN": "销售"},
+    "users.title": {"en": "Users", "zh-CN": "用户"},
+    "truncated": {
+        "en": "Showing the first {count} records.",
+        "zh-CN": "仅显示前 {count} 条记录。",
+    },
+    "yes": {"en": "Yes", "zh-CN": "是"},
+    "no": {"en": "No", "zh-CN": "否"},
+}
+
+
+def t(key: str, language: str | None, **values: Any) -> str:
+    """The string ``key`` in ``language`` (English when missing), formatted with ``values``."""
+    entry = STRINGS.get(key)
+    if entry is None:
+        return key
+    text = entry.get(language or DEFAULT_LANGUAGE) or entry[DEFAULT_LANGUAGE]
+    return text.format(**values) if values else text
+
+
+def language_from_header(accept_language: str | None) -> str:
+    """zh-CN when the browser's first preference is any Chinese, otherwise English."""
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if not tag or tag == "*":
+            continue
+        return "zh-CN" if tag.startswith("zh") else DEFAULT_LANGUAGE
+    return DEFAULT_LANGUAGE

@@ -1,0 +1,544 @@
+"""Record views generated from metadata: the list, the record page and the forms.
+
+Nothing here knows a particular object; every page reads the current schema view, so a field
+added in the builder shows up on the next page load. All reads and writes go through the
+record service with the page's principal.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+from nicegui import ui
+
+from dealcraft.errors import (
+    DealcraftError,
+    InvalidInput,
+    NotFound,
+    ValidationFailed,
+    VersionConflict,
+)
+from dealcraft.schema.model import FieldDef, ObjectDef
+from dealcraft.schema.types import handler_for
+from dealcraft.web.fields import (
+    REFERENCE_TYPES,
+    FieldInput,
+    InputContext,
+    ReferenceTitles,
+    display,
+    editable,
+    field_input,
+    record_title,
+    reference_target,
+    title_field,
+)
+from dealcraft.web.i18n import STRINGS
+from dealcraft.web.session import PageContext
+from dealcraft.web.shell import error_banner, frame, not_found, require_context
+from dealcraft.workspace import Workspace
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 25
+LIST_COLUMNS = 8
+RELATED_LIMIT = 10
+# Types that make poor list columns.
+NOT_IN_LISTS = frozenset({"long_text", "file"})
+
+
+def list_fields(obj: ObjectDef) -> list[FieldDef]:
+    """The columns of a list: the title field first, then fields in layout order."""
+    fields = sorted(
+        (f for f in obj.active_fields if f.type not in NOT_IN_LISTS), key=lambda f: f.position
+    )
+    title = title_field(obj)
+    fields.sort(key=lambda f: f.name != title)
+    return fields[:LIST_COLUMNS]
+
+
+def _object_or_none(ctx: PageContext, name: str) -> ObjectDef | None:
+    obj = ctx.workspace.registry.view().objects.get(name)
+    if obj is None:
+        return None
+    try:
+        ctx.workspace.policy.check_operation(ctx.principal, obj, "read")
+    except DealcraftError:
+        return None
+    return obj
+
+
+def expression_error(error: DealcraftError, language: str) -> None:
+    """A bad expression with a caret under the offending token."""
+    details = error.details or {}
+    with (
+        ui.card()
+        .classes("w-full bg-red-1")
+        .props("flat bordered data-testid=filter-error")
+        .mark("filter-error")
+    ):
+        ui.label(STRINGS["filter.error"].get(language, STRINGS["filter.error"]["en"]))
+        ui.label(error.message).classes("text-negative")
+        expression, position = details.get("expression"), details.get("position")
+        if isinstance(expression, str) and isinstance(position, int):
+            token = details.get("token") or ""
+            marker = " " * position + "^" * max(1, len(str(token)))
+            ui.label(f"{expression}\n{marker}").classes("font-mono whitespace-pre text-sm")
+
+
+# List ----------------------------------------------------------------------------------------
+@dataclass
+class ListState:
+    where: str = ""
+    sort: str = ""
+    cursors: list[str | None] = field(default_factory=lambda: [None])
+
+    @property
+    def cursor(self) -> str | None:
+        return self.cursors[-1]
+
+
+def render_rows(
+    ctx: PageContext,
+    obj: ObjectDef,
+    rows: list[dict[str, Any]],
+    fields: list[FieldDef],
+    header=None,
+) -> None:
+    """A plain table of records whose first column links to the record page."""
+    refs = ReferenceTitles(ctx.workspace.records, ctx.principal).load(obj, rows)
+    with ui.element("div").classes("w-full overflow-x-auto"):
+        with ui.element("table").classes("dc-table w-full text-left text-sm"):
+            with ui.element("thead"), ui.element("tr"):
+                for f in fields:
+                    with ui.element("th").classes("p-2 border-b"):
+                        if header is not None:
+                            header(f)
+                        else:
+                            ui.label(f.label(ctx.language))
+            with ui.element("tbody"):
+                for row in rows:
+                    with (
+                        ui.element("tr")
+                        .classes("hover:bg-grey-2")
+                        .props(f"data-record={row['id']}")
+                    ):
+                        for i, f in enumerate(fields):
+                            with ui.element("td").classes("p-2 border-b"):
+                                text = display(f, row, ctx.language, refs)
+                                if i == 0:
+                                    ui.link(text or f"#{row['id']}", f"/o/{obj.name}/{row['id']}")
+                                elif f.type in REFERENCE_TYPES and row.get(f.name):
+                                    target = reference_target(f)
+                                    ui.link(text, f"/o/{target}/{row[f.name]}")
+                                else:
+                                    ui.label(text)
+
+
+def list_page(ctx: PageContext, obj: ObjectDef, where: str, sort: str) -> None:
+    state = ListState(where=where, sort=sort)
+    records = ctx.workspace.records
+    fields = list_fields(obj)
+
+    with ui.row().classes("w-full items-center"):
+        ui.label(obj.label(ctx.language)).classes("text-h5")
+        ui.space()
+        if any(f.type == "choice" for f in obj.active_fields):
+            ui.button(
+                ctx.t("list.kanban"),
+                icon="view_kanban",
+                on_click=lambda: ui.navigate.to(f"/kanban/{obj.name}"),
+            ).props("flat")
+        ui.button(
+            ctx.t("list.new", object=obj.label(ctx.language)),
+            icon="add",
+            on_click=lambda: ui.navigate.to(f"/o/{obj.name}/new"),
+        ).props("data-testid=new-record").mark("new-record")
+
+    with ui.row().classes("w-full items-start gap-2"):
+        filter_input = (
+            ui.input(ctx.t("list.filter"), value=where, placeholder=ctx.t("list.filter.hint"))
+            .classes("flex-grow font-mono")
+            .props("clearable data-testid=filter")
+            .mark("filter")
+        )
+        ui.button(ctx.t("list.apply"), on_click=lambda: apply()).props(
+            "data-testid=apply-filter"
+        ).mark("apply-filter")
+
+    def apply() -> None:
+        state.where = (filter_input.value or "").strip()
+        state.cursors = [None]
+        table.refresh()
+
+    filter_input.on("keydown.enter", apply)
+
+    def toggle_sort(f: FieldDef) -> None:
+        state.sort = f.name if state.sort != f.name else f"-{f.name}"
+        state.cursors = [None]
+        table.refresh()
+
+    def header(f: FieldDef) -> None:
+        label = f.label(ctx.language)
+        if not handler_for(f.type).sortable:
+            ui.label(label)
+            return
+        arrow = {f.name: " ▲", f"-{f.name}": " ▼"}.get(state.sort, "")
+        ui.button(label + arrow, on_click=lambda f=f: toggle_sort(f)).props(
+            f"flat dense no-caps size=sm data-sort={f.name}"
+        )
+
+    @ui.refreshable
+    def table() -> None:
+        try:
+            page = records.list(
+                ctx.principal,
+                obj.name,
+                where=state.where or None,
+                sort=state.sort or None,
+                limit=PAGE_SIZE,
+                cursor=state.cursor,
+            )
+            total = records.count(ctx.principal, obj.name, where=state.where or None)
+        except InvalidInput as e:
+            expression_error(e, ctx.language)
+            return
+        ui.label(ctx.t("list.count", count=total)).classes("text-grey-7 text-sm")
+        if not page.data:
+            ui.label(ctx.t("list.empty"))
+        else:
+            render_rows(ctx, obj, page.data, fields, header)
+        with ui.row().classes("gap-2"):
+
+            def previous() -> None:
+                state.cursors.pop()
+                table.refresh()
+
+            def following() -> None:
+                state.cursors.append(page.next_cursor)
+                table.refresh()
+
+            ui.button(ctx.t("list.previous"), on_click=previous).props(
+                "flat data-testid=previous-page"
+            ).mark("previous-page").set_enabled(len(state.cursors) > 1)
+            ui.button(ctx.t("list.next"), on_click=following).props(
+                "flat data-testid=next-page"
+            ).mark("next-page").set_enabled(page.next_cursor is not None)
+
+    table()
+
+
+# Record page ---------------------------------------------------------------------------------
+def related_fields(ctx: PageContext, obj: ObjectDef) -> list[tuple[ObjectDef, FieldDef]]:
+    """Reference fields of readable objects that point at ``obj`` (an account's contacts...)."""
+    found = []
+    for other in ctx.workspace.registry.view().objects.values():
+        for f in other.active_fields:
+            if f.type in REFERENCE_TYPES and reference_target(f) == obj.name:
+                found.append((other, f))
+    return found
+
+
+def record_page(ctx: PageContext, obj: ObjectDef, record_id: int) -> None:
+    records = ctx.workspace.records
+    record = records.get(ctx.principal, obj.name, record_id)
+    refs = ReferenceTitles(records, ctx.principal).load(obj, [record])
+
+    with ui.row().classes("w-full items-center"):
+        ui.link(obj.label(ctx.language), f"/o/{obj.name}").classes("text-grey-7")
+        ui.label("/").classes("text-grey-7")
+        ui.label(record_title(obj, record)).classes("text-h5").props(
+            "data-testid=record-title"
+        ).mark("record-title")
+        ui.space()
+        ui.button(
+            ctx.t("record.edit"),
+            icon="edit",
+            on_click=lambda: ui.navigate.to(f"/o/{obj.name}/{record_id}/edit"),
+        ).props("data-testid=edit-record").mark("edit-record")
+        ui.button(ctx.t("record.delete"), icon="delete", on_click=lambda: confirm.open()).props(
+            "flat color=negative"
+        )
+
+    with ui.dialog() as confirm, ui.card():
+        ui.label(ctx.t("record.delete") + " " + record_title(obj, record) + "?")
+
+        def delete() -> None:
+            try:
+                records.delete(
+                    ctx.principal, obj.name, record_id, expected_version=record["version"]
+                )
+            except DealcraftError as e:
+                ui.notify(e.message, type="negative")
+                return
+            ui.navigate.to(f"/o/{obj.name}")
+
+        with ui.row():
+            ui.button(ctx.t("form.cancel"), on_click=confirm.close).props("flat")
+            ui.button(ctx.t("record.delete"), on_click=delete).props("color=negative")
+
+    # Fields, in layout order
+    with ui.card().classes("w-full"):
+        ui.label(ctx.t("record.fields")).classes("text-subtitle1")
+        with ui.grid(columns="repeat(auto-fill, minmax(260px, 1fr))").classes("w-full gap-3"):
+            for f in sorted(obj.active_fields, key=lambda f: f.position):
+                with ui.column().classes("gap-0").props(f"data-field={f.name}"):
+                    ui.label(f.label(ctx.language)).classes("text-xs text-grey-7")
+                    text = display(f, record, ctx.language, refs)
+                    if f.type in REFERENCE_TYPES and record.get(f.name):
+                        ui.link(text, f"/o/{reference_target(f)}/{record[f.name]}")
+                    else:
+                        ui.label(text or "—").classes("whitespace-pre-wrap")
+        ui.label(ctx.t("record.version", version=record["version"])).classes("text-xs text-grey-6")
+
+    # Related lists
+    for other, f in related_fields(ctx, obj):
+        try:
+            page = records.list(
+                ctx.principal,
+                other.name,
+                where=f"{f.name} = {int(record_id)}",
+                limit=RELATED_LIMIT,
+                sort="-updated_at",
+            )
+        except DealcraftError:
+            continue  # an object the principal may not read has no related list
+        if not page.data and other.name == obj.name:
+            continue
+        with ui.card().classes("w-full").props(f"data-related={other.name}"):
+            with ui.row().classes("w-full items-center"):
+                title = other.label(ctx.language)
+                if sum(1 for o, _ in related_fields(ctx, obj) if o.name == other.name) > 1:
+                    title += f" ({f.label(ctx.language)})"
+                ui.label(title).classes("text-subtitle1")
+                ui.space()
+                ui.button(
+                    icon="add",
+                    on_click=lambda o=other, f=f: ui.navigate.to(
+                        f"/o/{o.name}/new?{f.name}={record_id}"
+                    ),
+                ).props("flat dense")
+            if page.data:
+                columns = [c for c in list_fields(other) if c.name != f.name][:4]
+                render_rows(ctx, other, page.data, columns)
+            else:
+                ui.label(ctx.t("list.empty")).classes("text-grey-6 text-sm")
+
+    history_timeline(ctx, obj, record_id)
+
+
+def history_timeline(ctx: PageContext, obj: ObjectDef, record_id: int) -> None:
+    records = ctx.workspace.records
+    entries = records.history(ctx.principal, obj.name, record_id)
+    users = ReferenceTitles(records, ctx.principal).load_ids(
+        "user", {e["changed_by"] for e in entries}
+    )
+    with ui.card().classes("w-full").props("data-testid=history").mark("history"):
+        ui.label(ctx.t("record.history")).classes("text-subtitle1")
+        if not entries:
+            ui.label(ctx.t("record.history.none"))
+            return
+        with ui.timeline(side="right").classes("w-full"):
+            for entry in reversed(entries):
+                who = (
+                    users.title("user", entry["changed_by"])
+                    if entry["changed_by"] is not None
+                    else ctx.t("record.system")
+                )
+                subtitle = f"{entry['changed_at'].replace('T', ' ')[:16]} · " + ctx.t(
+                    "record.by", user=who
+                )
+                ui.timeline_entry(_history_text(ctx, obj, entry), subtitle=subtitle)
+
+
+def _history_text(ctx: PageContext, obj: ObjectDef, entry: dict[str, Any]) -> str:
+    operation = entry["operation"]
+    if operation != "update" or entry["field"] is None:
+        return ctx.t(
+            f"record.history.{operation}d" if operation != "create" else "record.history.created"
+        )
+    f = ctx.workspace.registry.view().field_for_key(obj.name, entry["field"])
+    if f is None:
+        return f"{entry['field']}: {entry['old_value']} → {entry['new_value']}"
+    old = display(f, {f.name: entry["old_value"]}, ctx.language) or "—"
+    new = display(f, {f.name: entry["new_value"]}, ctx.language) or "—"
+    return f"{f.label(ctx.language)}: {old} → {new}"
+
+
+# Forms ---------------------------------------------------------------------------------------
+def message_for(ctx: PageContext, f: FieldDef | None, code: str, fallback: str) -> str:
+    """A validation message in the page's language, from the error code."""
+    key = f"code.{code}"
+    if f is not None and key in STRINGS:
+        return ctx.t(key, field=f.label(ctx.language))
+    return fallback
+
+
+def form_page(
+    ctx: PageContext, obj: ObjectDef, record_id: int | None, prefill: dict[str, str]
+) -> None:
+    records = ctx.workspace.records
+    record = records.get(ctx.principal, obj.name, record_id) if record_id is not None else {}
+    heading = "form.edit" if record_id is not None else "form.new"
+    ui.label(ctx.t(heading, object=obj.label(ctx.language))).classes("text-h5")
+    banner = ui.column().classes("w-full")
+    inputs: dict[str, FieldInput] = {}
+    input_ctx = InputContext(records, ctx.principal, ctx.language)
+
+    with ui.card().classes("w-full"):
+        with ui.grid(columns="repeat(auto-fill, minmax(280px, 1fr))").classes("w-full gap-3"):
+            for f in sorted(obj.active_fields, key=lambda f: f.position):
+                if not editable(f):
+                    continue
+                value = record.get(f.name)
+                if record_id is None and f.name in prefill:
+                    value = _prefill_value(f, prefill[f.name])
+                elif record_id is None:
+                    value = handler_for(f.type).default(f).get(f.name)
+                inputs[f.name] = field_input(f, value, input_ctx)
+
+    def collect() -> dict[str, Any]:
+        data = {}
+        for name, item in inputs.items():
+            value = item.value()
+            if record_id is None:
+                if value not in (None, "", []):
+                    data[name] = value
+            elif value != item.initial:
+                data[name] = value
+        return data
+
+    def owner_of(key: str) -> FieldInput | None:
+        name = key.split(".")[0]
+        if name in inputs:
+            return inputs[name]
+        f = ctx.workspace.registry.view().field_for_key(obj.name, name)
+        return inputs.get(f.name) if f is not None else None
+
+    def save() -> None:
+        for item in inputs.values():
+            item.show_error(None)
+        banner.clear()
+        data = collect()
+        try:
+            if record_id is None:
+                saved = records.create(ctx.principal, obj.name, data)
+            else:
+                saved = records.update(
+                    ctx.principal, obj.name, record_id, data, expected_version=record["version"]
+                )
+        except ValidationFailed as e:
+            unplaced = []
+            for item in e.details.get("errors", []):
+                target = owner_of(item["field"])
+                text = message_for(
+                    ctx, target.field if target else None, item["code"], item["message"]
+                )
+                if target is not None:
+                    target.show_error(text)
+                else:
+                    unplaced.append(text)
+            with banner:
+                with (
+                    ui.card()
+                    .classes("w-full bg-red-1")
+                    .props("flat data-testid=form-invalid")
+                    .mark("form-invalid")
+                ):
+                    ui.label(ctx.t("form.invalid")).classes("text-negative")
+                    for text in unplaced:
+                        ui.label(text).classes("text-negative")
+            return
+        except VersionConflict as e:
+            with banner:
+                with (
+                    ui.card()
+                    .classes("w-full bg-orange-1")
+                    .props("flat data-testid=conflict")
+                    .mark("conflict")
+                ):
+                    ui.label(
+                        ctx.t(
+                            "form.conflict",
+                            expected=e.details.get("expected"),
+                            current=e.details.get("current"),
+                        )
+                    )
+                    ui.button(ctx.t("form.reload"), on_click=ui.navigate.reload).props("flat")
+            return
+        except DealcraftError as e:
+            with banner:
+                error_banner(e, ctx.language)
+            return
+        ui.notify(ctx.t("form.saved"), type="positive")
+        ui.navigate.to(f"/o/{obj.name}/{saved['id']}")
+
+    with ui.row():
+        ui.button(ctx.t("form.save"), icon="save", on_click=save).props("data-testid=save").mark(
+            "save"
+        )
+        back = f"/o/{obj.name}/{record_id}" if record_id is not None else f"/o/{obj.name}"
+        ui.button(ctx.t("form.cancel"), on_click=lambda: ui.navigate.to(back)).props("flat")
+
+
+def _prefill_value(f: FieldDef, text: str) -> Any:
+    if f.type in REFERENCE_TYPES or f.type in ("number",):
+        return int(text) if text.isdigit() else None
+    return text
+
+
+# Routes --------------------------------------------------------------------------------------
+def register(workspace: Workspace) -> None:
+    @ui.page("/o/{object_name}")
+    def object_list(request: Request, object_name: str, where: str = "", sort: str = "") -> None:
+        ctx = require_context(workspace, request)
+        if ctx is None:
+            return
+        obj = _object_or_none(ctx, object_name)
+        with frame(ctx, obj.label(ctx.language) if obj else ctx.t("error.not_found")):
+            if obj is None:
+                not_found(ctx)
+                return
+            list_page(ctx, obj, where, sort)
+
+    @ui.page("/o/{object_name}/new")
+    def object_new(request: Request, object_name: str) -> None:
+        ctx = require_context(workspace, request)
+        if ctx is None:
+            return
+        obj = _object_or_none(ctx, object_name)
+        with frame(ctx, obj.label(ctx.language) if obj else ctx.t("error.not_found")):
+            if obj is None:
+                not_found(ctx)
+                return
+            form_page(ctx, obj, None, dict(request.query_params))
+
+    @ui.page("/o/{object_name}/{record_id:int}")
+    def object_record(request: Request, object_name: str, record_id: int) -> None:
+        ctx = require_context(workspace, request)
+        if ctx is None:
+            return
+        obj = _object_or_none(ctx, object_name)
+        with frame(ctx, obj.label(ctx.language) if obj else ctx.t("error.not_found")):
+            try:
+                if obj is None:
+                    raise NotFound("no such object")
+                record_page(ctx, obj, record_id)
+            except NotFound:
+                not_found(ctx)
+
+    @ui.page("/o/{object_name}/{record_id:int}/edit")
+    def object_edit(request: Request, object_name: str, record_id: int) -> None:
+        ctx = require_context(workspace, request)
+        if ctx is None:
+            return
+        obj = _object_or_none(ctx, object_name)
+        with frame(ctx, obj.label(ctx.language) if obj else ctx.t("error.not_found")):
+            try:
+                if obj is None:
+                    raise NotFound("no such object")
+                form_page(ctx, obj, record_id, {})
+            except NotFound:
+                not_found(ctx)

@@ -1,0 +1,223 @@
+"""The shell around every page: header with search and language, the navigation rail,
+sign-in and sign-out, and the error pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import quote
+
+from fastapi import Request
+from nicegui import app, ui
+
+from dealcraft.errors import DealcraftError, NotFound, Unauthorized
+from dealcraft.schema.model import ObjectDef
+from dealcraft.web.fields import record_title, title_field
+from dealcraft.web.i18n import LANGUAGES, t
+from dealcraft.web.session import PageContext, current_language, page_context, sign_in, sign_out
+from dealcraft.workspace import Workspace
+
+logger = logging.getLogger(__name__)
+
+# Objects that belong to the organisation rather than to selling; listed last in the rail.
+ORGANISATION_OBJECTS = ("user", "team", "region")
+SEARCH_PER_OBJECT = 5
+
+
+def readable_objects(ctx: PageContext) -> list[ObjectDef]:
+    """The installed objects the principal may read, selling objects first."""
+    view = ctx.workspace.registry.view()
+    objects = []
+    for obj in view.objects.values():
+        try:
+            ctx.workspace.policy.check_operation(ctx.principal, obj, "read")
+        except DealcraftError:
+            continue
+        objects.append(obj)
+    return sorted(objects, key=lambda o: (o.name in ORGANISATION_OBJECTS, o.label(ctx.language)))
+
+
+def require_context(workspace: Workspace, request: Request) -> PageContext | None:
+    """The page's context; sends an anonymous visitor to the sign-in page and returns None."""
+    ctx = page_context(workspace, request)
+    if ctx is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        ui.navigate.to(f"/login?next={quote(target)}")
+    return ctx
+
+
+def _set_language(language: str) -> None:
+    app.storage.user["language"] = language
+    ui.navigate.reload()
+
+
+@contextmanager
+def frame(ctx: PageContext, title: str) -> Iterator[None]:
+    """Header, navigation rail and a content column; the page builds inside it."""
+    ui.page_title(f"{title} · Dealcraft")
+    with ui.header().classes("items-center gap-3 bg-primary"):
+        ui.button(icon="menu", on_click=lambda: drawer.toggle()).props("flat color=white dense")
+        ui.link(t("app.name", ctx.language), "/").classes("text-white text-lg no-underline")
+        ui.space()
+        search = (
+            ui.input(placeholder=t("search.placeholder", ctx.language))
+            .props('dense dark standout="bg-white text-black" clearable data-testid=search')
+            .mark("search")
+            .classes("w-64")
+        )
+        search.on(
+            "keydown.enter",
+            lambda: ui.navigate.to(f"/search?q={quote(search.value or '')}"),
+        )
+        ui.select(LANGUAGES, value=ctx.language, on_change=lambda e: _set_language(e.value)).props(
+            "dense dark borderless options-dense data-testid=language"
+        ).mark("language").classes("w-24")
+        ui.label(ctx.user.get("name") or ctx.user["username"]).classes("text-white")
+        ui.button(t("logout", ctx.language), on_click=_logout).props(
+            "flat color=white dense data-testid=logout"
+        ).mark("logout")
+    with (
+        ui.left_drawer(value=True).classes("bg-grey-1").props("width=220 breakpoint=700") as drawer
+    ):
+        _navigation(ctx)
+    with ui.column().classes("w-full max-w-screen-xl mx-auto p-2 gap-3"):
+        yield
+
+
+def _nav_link(text: str, target: str, icon: str) -> None:
+    with ui.link(target=target).classes("no-underline text-black w-full"):
+        with ui.row().classes("items-center gap-2 py-1 px-2 rounded hover:bg-grey-3 w-full"):
+            ui.icon(icon).classes("text-grey-7")
+            ui.label(text)
+
+
+def _navigation(ctx: PageContext) -> None:
+    _nav_link(ctx.t("nav.home"), "/", "today")
+    if ctx.is_manager:
+        _nav_link(ctx.t("nav.team"), "/team", "insights")
+    _nav_link(ctx.t("nav.kanban"), "/kanban/opportunity", "view_kanban")
+    ui.separator()
+    ui.label(ctx.t("nav.objects")).classes("text-xs text-grey-7 px-2 pt-2")
+    for obj in readable_objects(ctx):
+        _nav_link(obj.label(ctx.language), f"/o/{obj.name}", "folder_open")
+    if ctx.is_admin:
+        ui.separator()
+        _nav_link(ctx.t("nav.builder"), "/admin/objects", "construction")
+        _nav_link(ctx.t("nav.users"), "/admin/users", "group")
+
+
+def _logout() -> None:
+    sign_out()
+    ui.navigate.to("/login")
+
+
+def not_found(ctx: PageContext | None, language: str = "en") -> None:
+    """The page for a missing record or one the principal may not see (the same page)."""
+    language = ctx.language if ctx else language
+    with (
+        ui.column()
+        .classes("items-center w-full p-8 gap-2")
+        .props("data-testid=not-found")
+        .mark("not-found")
+    ):
+        ui.icon("search_off").classes("text-6xl text-grey-6")
+        ui.label(t("error.not_found", language)).classes("text-h5")
+        ui.label(t("error.not_found.text", language))
+        ui.link(t("error.back_home", language), "/")
+
+
+def error_banner(error: DealcraftError, language: str) -> None:
+    with (
+        ui.card().classes("w-full bg-red-1").props("flat bordered data-testid=error").mark("error")
+    ):
+        ui.label(error.message).classes("text-negative")
+
+
+def register(workspace: Workspace) -> None:
+    @ui.page("/login")
+    def login_page(request: Request, next: str = "/") -> None:  # noqa: A002 - a query name
+        language = current_language(request)
+        target = next if next.startswith("/") and not next.startswith("//") else "/"
+        ui.page_title(t("login.title", language) + " · Dealcraft")
+
+        def submit() -> None:
+            try:
+                sign_in(workspace, username.value.strip(), password.value)
+            except Unauthorized:
+                failure.text = t("login.failed", language)
+                failure.set_visibility(True)
+                return
+            ui.navigate.to(target)
+
+        with ui.card().classes("absolute-center w-80"):
+            ui.label(t("app.name", language)).classes("text-h5")
+            ui.label(t("login.title", language)).classes("text-grey-7")
+            username = ui.input(t("login.username", language)).classes("w-full")
+            username.props("data-testid=username autofocus").mark("username")
+            password = ui.input(t("login.password", language), password=True).classes("w-full")
+            password.props("data-testid=password").mark("password")
+            password.on("keydown.enter", submit)
+            failure = ui.label("").classes("text-negative")
+            failure.set_visibility(False)
+            ui.button(t("login.submit", language), on_click=submit).classes("w-full").props(
+                "data-testid=login"
+            ).mark("login")
+            with ui.row().classes("gap-2"):
+                for code, name in LANGUAGES.items():
+                    ui.button(name, on_click=lambda c=code: _set_language(c)).props(
+                        "flat dense size=sm"
+                    )
+
+    @ui.page("/search")
+    def search_page(request: Request, q: str = "") -> None:
+        ctx = require_context(workspace, request)
+        if ctx is None:
+            return
+        query = q.strip()
+        with frame(ctx, ctx.t("search.title", q=query)):
+            ui.label(ctx.t("search.title", q=query)).classes("text-h6")
+            found = 0
+            if query:
+                for obj in readable_objects(ctx):
+                    name = title_field(obj)
+                    if name is None:
+                        continue
+                    # "like" has no escape clause: a % or _ typed by the user is a wildcard.
+                    try:
+                        page = workspace.records.list(
+                            ctx.principal,
+                            obj.name,
+                            where=f"{name} like :q",
+                            params={"q": f"%{query}%"},
+                            limit=SEARCH_PER_OBJECT,
+                        )
+                    except DealcraftError as e:
+                        logger.debug("search skipped %s: %s", obj.name, e.code)
+                        continue
+                    if not page.data:
+                        continue
+                    found += len(page.data)
+                    ui.label(obj.label(ctx.language)).classes("text-subtitle1 text-grey-8")
+                    for record in page.data:
+                        ui.link(record_title(obj, record), f"/o/{obj.name}/{record['id']}")
+            if not found:
+                ui.label(ctx.t("search.none", q=query))
+
+    @app.on_page_exception
+    def error_page(exception: Exception) -> None:
+        if isinstance(exception, NotFound):
+            not_found(None)
+            return
+        logger.error("web page failed", exc_info=exception)
+        with (
+            ui.column()
+            .classes("items-center w-full p-8 gap-2")
+            .props("data-testid=error-page")
+            .mark("error-page")
+        ):
+            ui.icon("error_outline").classes("text-6xl text-negative")
+            ui.label(t("error.unexpected", "en") + " / " + t("error.unexpected", "zh-CN"))
+            ui.label(t("error.unexpected.text", "en"))
+            ui.label(t("error.unexpected.text", "zh-CN"))
+            ui.link(t("error.back_home", "en"), "/")
