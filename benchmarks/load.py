@@ -91,7 +91,9 @@ async def run_phase(
     return PhaseResult(latencies, errors, time.perf_counter() - started, concurrency, first_error)
 
 
-def client_for(base_url: str, concurrency: int, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+def client_for(
+    base_url: str, concurrency: int, headers: dict[str, str] | None = None
+) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     return httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits, headers=headers)
 

@@ -41,7 +41,11 @@ ADMIN_EMAIL, ADMIN_PASSWORD = "admin@example.com", "Adm1n-pass!"
 
 def peers_dir() -> Path:
     override = os.environ.get("DEALCRAFT_PEERS_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[1].parent / "shared" / "peers"
+    return (
+        Path(override)
+        if override
+        else Path(__file__).resolve().parents[1].parent / "shared" / "peers"
+    )
 
 
 def peers_root() -> Path:
@@ -89,14 +93,18 @@ async def _warm(target: Target, count: int) -> None:
 def run_shape(target: Target, shape: Shape) -> dict[str, Any]:
     """Run phases A, B and C against ``target`` and return their figures."""
     tag = f"{int(time.time()) % 100000}{random.randrange(100):02d}"
-    out: dict[str, Any] = {**target.notes}
+    out: dict[str, Any] = {}
     asyncio.run(_warm(target, shape.warmup_requests))
 
     # A: create rows until the cap, then let the peer's own script top the table up.
     out["create_c4"] = asyncio.run(
         measure(
-            target.base_url, lambda i: target.create(i, tag), concurrency=shape.conc,
-            seconds=shape.post_cap_secs, max_requests=shape.post_max_rows, headers=target.headers,
+            target.base_url,
+            lambda i: target.create(i, tag),
+            concurrency=shape.conc,
+            seconds=shape.post_cap_secs,
+            max_requests=shape.post_max_rows,
+            headers=target.headers,
         )
     )
     log(f"{target.name} POST create: {_brief(out['create_c4'])}")
@@ -114,17 +122,27 @@ def run_shape(target: Target, shape: Shape) -> dict[str, Any]:
 
     # B and C: the filtered page with 4 clients, then with 1.
     out["list_c4"] = asyncio.run(
-        measure(target.base_url, lambda i: target.list_request(), concurrency=shape.conc,
-                seconds=shape.get_secs, headers=target.headers)
+        measure(
+            target.base_url,
+            lambda i: target.list_request(),
+            concurrency=shape.conc,
+            seconds=shape.get_secs,
+            headers=target.headers,
+        )
     )
     out["list_c1"] = asyncio.run(
-        measure(target.base_url, lambda i: target.list_request(), concurrency=1,
-                seconds=shape.get_secs / 2, headers=target.headers)
+        measure(
+            target.base_url,
+            lambda i: target.list_request(),
+            concurrency=1,
+            seconds=shape.get_secs / 2,
+            headers=target.headers,
+        )
     )
     log(f"{target.name} GET list: c4 {_brief(out['list_c4'])}; c1 {_brief(out['list_c1'])}")
     if target.server is not None:
         out["rss_mib"] = target.server.rss_mib()
-    return out
+    return {**target.notes, **out}
 
 
 def _brief(figures: dict[str, Any]) -> str:
@@ -137,7 +155,9 @@ def _brief(figures: dict[str, Any]) -> str:
 # Installing -----------------------------------------------------------------------------------
 def _bottlecrm_installed(root: Path) -> bool:
     site = root / "site"
-    return all(p.exists() for p in (root / "venv/bin/gunicorn", site / "manage.py", site / "db.sqlite3"))
+    return all(
+        p.exists() for p in (root / "venv/bin/gunicorn", site / "manage.py", site / "db.sqlite3")
+    )
 
 
 def _nocodb_installed(root: Path) -> bool:
@@ -180,8 +200,11 @@ class Installer:
         started = time.perf_counter()
         with open(log_path, "wb") as out:
             proc = subprocess.Popen(
-                ["bash", str(setup)], env=clean_env(ROOT=str(root), PEERS_ROOT=str(peers_root())),
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                ["bash", str(setup)],
+                env=clean_env(ROOT=str(root), PEERS_ROOT=str(peers_root())),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
             try:
@@ -198,6 +221,9 @@ class Installer:
         else:
             log(f"installed {name} in {time.perf_counter() - started:.0f} s")
 
+    def busy(self) -> bool:
+        return any(thread.is_alive() for thread in self._threads)
+
     def wait(self) -> dict[str, str]:
         for thread in self._threads:
             thread.join()
@@ -205,12 +231,24 @@ class Installer:
 
 
 # Running --------------------------------------------------------------------------------------
-def _run_script(name: str, argv: list[str], env: dict[str, str], cwd: Path, log_dir: Path,
-                stdin: Path | None = None, timeout: float = 300) -> str:
+def _run_script(
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    log_dir: Path,
+    stdin: Path | None = None,
+    timeout: float = 300,
+) -> str:
     log_path = log_dir / f"{name}.log"
     with open(log_path, "ab") as out:
         done = subprocess.run(
-            argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, timeout=timeout,
+            argv,
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
             stdin=open(stdin, "rb") if stdin else subprocess.DEVNULL,
         )
     text = log_path.read_text(errors="replace").strip()
@@ -232,24 +270,57 @@ def measure_bottlecrm(shape: Shape, log_dir: Path) -> dict[str, Any]:
     port = free_port()
     env = clean_env(ROOT=str(root), PORT=str(port), WORKERS="2")
     argv = ["bash", str(peers_dir() / "bottlecrm_run.sh")]
-    with serve("bottlecrm", argv, health_path="/api/leads/", port=port, log_dir=log_dir,
-               env=env, timeout=90, any_status=True) as server:
-        r = httpx.post(server.url + "/api/auth/login/",
-                       data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}, timeout=30)
+    with serve(
+        "bottlecrm",
+        argv,
+        health_path="/api/leads/",
+        port=port,
+        log_dir=log_dir,
+        env=env,
+        timeout=90,
+        any_status=True,
+    ) as server:
+        r = httpx.post(
+            server.url + "/api/auth/login/",
+            data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
+            timeout=30,
+        )
         r.raise_for_status()
 
         def create(i: int, tag: str) -> Request:
-            return ("POST", "/api/leads/", {"data": {
-                "title": f"Lead {tag}-{i}", "first_name": f"F{i}", "last_name": f"L{i}",
-                "email": f"lead{tag}{i}@example.com", "phone": "+14155550%03d" % (i % 1000),
-                "status": STATUSES[i % 4], "source": SOURCES[i % 4], "city": CITIES[i % 5],
-                "account_name": f"Co {tag}-{i}", "opportunity_amount": str(1000 + i),
-                "assigned_to": "[1]"}})
+            return (
+                "POST",
+                "/api/leads/",
+                {
+                    "data": {
+                        "title": f"Lead {tag}-{i}",
+                        "first_name": f"F{i}",
+                        "last_name": f"L{i}",
+                        "email": f"lead{tag}{i}@example.com",
+                        "phone": f"+14155550{i % 1000:03d}",
+                        "status": STATUSES[i % 4],
+                        "source": SOURCES[i % 4],
+                        "city": CITIES[i % 5],
+                        "account_name": f"Co {tag}-{i}",
+                        "opportunity_amount": str(1000 + i),
+                        "assigned_to": "[1]",
+                    }
+                },
+            )
 
         def list_request() -> Request:
-            return ("GET", "/api/leads/", {"params": {
-                "limit": 25, "offset": random.randrange(0, 100),
-                "status": "assigned", "source": "call"}})
+            return (
+                "GET",
+                "/api/leads/",
+                {
+                    "params": {
+                        "limit": 25,
+                        "offset": random.randrange(0, 100),
+                        "status": "assigned",
+                        "source": "call",
+                    }
+                },
+            )
 
         def check_list(r: httpx.Response) -> tuple[Any, int]:
             d = r.json()["open_leads"]
@@ -257,14 +328,23 @@ def measure_bottlecrm(shape: Shape, log_dir: Path) -> dict[str, Any]:
 
         def top_up() -> str:
             return _run_script(
-                "bottlecrm-seed", [str(root / "venv/bin/python"), "manage.py", "shell"],
+                "bottlecrm-seed",
+                [str(root / "venv/bin/python"), "manage.py", "shell"],
                 clean_env(CELERY_BROKER_URL="memory://", DJANGO_SETTINGS_MODULE="peer_settings"),
-                site, log_dir, stdin=peers_dir() / "bottlecrm_seed_orm.py",
+                site,
+                log_dir,
+                stdin=peers_dir() / "bottlecrm_seed_orm.py",
             )
 
         target = Target(
-            "bottlecrm", server.url, {"Authorization": "JWT " + r.json()["token"]},
-            create, list_request, check_list, top_up=top_up, server=server,
+            "bottlecrm",
+            server.url,
+            {"Authorization": "JWT " + r.json()["token"]},
+            create,
+            list_request,
+            check_list,
+            top_up=top_up,
+            server=server,
             notes={"server": "gunicorn, 2 sync workers", "database": "sqlite"},
         )
         return run_shape(target, shape)
@@ -281,46 +361,98 @@ def measure_nocodb(shape: Shape, log_dir: Path) -> dict[str, Any]:
     # and start every run from it.
     if not pristine.exists():
         shutil.rmtree(data, ignore_errors=True)
-        with serve("nocodb-first-boot", argv, health_path="/api/v1/health", port=port,
-                   log_dir=log_dir, env=env, timeout=300):
+        with serve(
+            "nocodb-first-boot",
+            argv,
+            health_path="/api/v1/health",
+            port=port,
+            log_dir=log_dir,
+            env=env,
+            timeout=300,
+        ):
             pass
         shutil.copytree(data, pristine)
     shutil.rmtree(data, ignore_errors=True)
     shutil.copytree(pristine, data)
 
-    with serve("nocodb", argv, health_path="/api/v1/health", port=port, log_dir=log_dir,
-               env=env, timeout=180) as server:
+    with serve(
+        "nocodb",
+        argv,
+        health_path="/api/v1/health",
+        port=port,
+        log_dir=log_dir,
+        env=env,
+        timeout=180,
+    ) as server:
         cfg_path = root / "bench_cfg.json"
-        script_env = clean_env(NOCODB_URL=server.url, NOCODB_CFG=str(cfg_path),
-                               PEERS_ROOT=str(peers_root()))
-        _run_script("nocodb-provision", [sys.executable, str(peers_dir() / "nocodb_provision.py")],
-                    script_env, root, log_dir)
+        script_env = clean_env(
+            NOCODB_URL=server.url, NOCODB_CFG=str(cfg_path), PEERS_ROOT=str(peers_root())
+        )
+        _run_script(
+            "nocodb-provision",
+            [sys.executable, str(peers_dir() / "nocodb_provision.py")],
+            script_env,
+            root,
+            log_dir,
+        )
         cfg = json.loads(cfg_path.read_text())
         table = cfg["table_id"]
 
         def create(i: int, tag: str) -> Request:
-            return ("POST", f"/api/v2/tables/{table}/records", {"json": {
-                "Title": f"Lead {tag}-{i}", "FirstName": f"F{i}", "LastName": f"L{i}",
-                "Email": f"lead{tag}{i}@example.com", "Phone": "+14155550%03d" % (i % 1000),
-                "Status": STATUSES[i % 4], "Source": SOURCES[i % 4], "City": CITIES[i % 5],
-                "AccountName": f"Co {tag}-{i}", "Amount": 1000 + i}})
+            return (
+                "POST",
+                f"/api/v2/tables/{table}/records",
+                {
+                    "json": {
+                        "Title": f"Lead {tag}-{i}",
+                        "FirstName": f"F{i}",
+                        "LastName": f"L{i}",
+                        "Email": f"lead{tag}{i}@example.com",
+                        "Phone": f"+14155550{i % 1000:03d}",
+                        "Status": STATUSES[i % 4],
+                        "Source": SOURCES[i % 4],
+                        "City": CITIES[i % 5],
+                        "AccountName": f"Co {tag}-{i}",
+                        "Amount": 1000 + i,
+                    }
+                },
+            )
 
         def list_request() -> Request:
-            return ("GET", f"/api/v2/tables/{table}/records", {"params": {
-                "limit": 25, "offset": random.randrange(0, 100),
-                "where": "(Status,eq,assigned)~and(Source,eq,call)"}})
+            return (
+                "GET",
+                f"/api/v2/tables/{table}/records",
+                {
+                    "params": {
+                        "limit": 25,
+                        "offset": random.randrange(0, 100),
+                        "where": "(Status,eq,assigned)~and(Source,eq,call)",
+                    }
+                },
+            )
 
         def check_list(r: httpx.Response) -> tuple[Any, int]:
             d = r.json()
             return d["pageInfo"].get("totalRows"), len(d["list"])
 
         def top_up() -> str:
-            return _run_script("nocodb-topup", [sys.executable, str(peers_dir() / "nocodb_topup.py")],
-                               script_env, root, log_dir)
+            return _run_script(
+                "nocodb-topup",
+                [sys.executable, str(peers_dir() / "nocodb_topup.py")],
+                script_env,
+                root,
+                log_dir,
+            )
 
         target = Target(
-            "nocodb", server.url, {"xc-token": cfg["token"]}, create, list_request, check_list,
-            top_up=top_up, server=server,
+            "nocodb",
+            server.url,
+            {"xc-token": cfg["token"]},
+            create,
+            list_request,
+            check_list,
+            top_up=top_up,
+            server=server,
             notes={"server": "node, 1 process", "database": "sqlite"},
         )
         return run_shape(target, shape)

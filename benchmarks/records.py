@@ -88,12 +88,20 @@ class Probe:
         self.principal = self.workspace.identity.principal_for_user(user)
         with self.workspace.engine.connect() as conn:
             self.account_ids = list(
-                conn.exec_driver_sql("SELECT id FROM obj_account WHERE deleted_at IS NULL "
-                                     "ORDER BY id LIMIT 2000").scalars()
+                conn.exec_driver_sql(
+                    "SELECT id FROM obj_account WHERE deleted_at IS NULL ORDER BY id LIMIT 2000"
+                ).scalars()
             )
+            self.rows = {
+                name: conn.exec_driver_sql(
+                    f"SELECT count(*) FROM obj_{name} WHERE deleted_at IS NULL"
+                ).scalar()
+                for name in ("account", "opportunity", "lead", "activity")
+            }
             self.user_ids = list(
-                conn.exec_driver_sql("SELECT id FROM obj_user WHERE deleted_at IS NULL "
-                                     "ORDER BY id LIMIT 200").scalars()
+                conn.exec_driver_sql(
+                    "SELECT id FROM obj_user WHERE deleted_at IS NULL ORDER BY id LIMIT 200"
+                ).scalars()
             )
         if not self.account_ids:
             raise RuntimeError("the demo workspace has no accounts")
@@ -120,13 +128,19 @@ class Probe:
         captured = self._capture(
             lambda: pages.append(
                 self.workspace.records.list(
-                    self.principal, "opportunity", where=LIST_WHERE, sort=LIST_SORT,
+                    self.principal,
+                    "opportunity",
+                    where=LIST_WHERE,
+                    sort=LIST_SORT,
                     limit=LIST_LIMIT,
                 )
             )
         )
-        selects = [c for c in captured if "obj_opportunity" in c[0] and
-                   c[0].lstrip().upper().startswith("SELECT")]
+        selects = [
+            c
+            for c in captured
+            if "obj_opportunity" in c[0] and c[0].lstrip().upper().startswith("SELECT")
+        ]
         if len(selects) != 1:
             raise RuntimeError(f"expected one SELECT on obj_opportunity, captured {len(selects)}")
         statement, parameters, _context = selects[0]
@@ -152,7 +166,9 @@ class Probe:
         captured = self._capture(
             lambda: self.workspace.records.create(self.principal, "opportunity", body)
         )
-        inserts = [c for c in captured if c[0].lstrip().upper().startswith("INSERT INTO OBJ_OPPORTUNITY")]
+        inserts = [
+            c for c in captured if c[0].lstrip().upper().startswith("INSERT INTO OBJ_OPPORTUNITY")
+        ]
         if len(inserts) != 1:
             raise RuntimeError(f"expected one INSERT INTO obj_opportunity, captured {len(inserts)}")
         _statement, parameters, context = inserts[0]
@@ -191,34 +207,59 @@ def _compare(ours: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def measure_pair(name: str, ours: tuple[str, Any, dict], ref: tuple[str, Any, dict],
-                 durations: Durations) -> dict[str, Any]:
+def measure_pair(
+    name: str, ours: tuple[str, Any, dict], ref: tuple[str, Any, dict], durations: Durations
+) -> dict[str, Any]:
     """The same phase against Dealcraft and the minimal app, at 1 and 4 clients, alternating."""
     out: dict[str, Any] = {}
     for conc in (1, 4):
         figures = []
         for label, (url, make, headers) in (("dealcraft", ours), ("minimal", ref)):
             result = asyncio.run(
-                measure(url, make, concurrency=conc, seconds=durations.phase,
-                        warmup=durations.warmup, headers=headers, offset=conc * 1_000_000)
+                measure(
+                    url,
+                    make,
+                    concurrency=conc,
+                    seconds=durations.phase,
+                    warmup=durations.warmup,
+                    headers=headers,
+                    offset=conc * 1_000_000,
+                )
             )
-            log(f"{name} c{conc} {label}: {result['rps']} req/s p50={result.get('p50')}ms "
-                f"p99={result.get('p99')}ms non2xx={result['non2xx']}")
+            log(
+                f"{name} c{conc} {label}: {result['rps']} req/s p50={result.get('p50')}ms "
+                f"p99={result.get('p99')}ms non2xx={result['non2xx']}"
+            )
             figures.append(result)
         out[f"c{conc}"] = _compare(*figures)
     return out
 
 
-def dealcraft_lead_target(server: Server, headers: dict[str, str], admin_id: int) -> peer_systems.Target:
+def dealcraft_lead_target(
+    server: Server, headers: dict[str, str], probe: Probe
+) -> peer_systems.Target:
     """Dealcraft's ``lead`` object under the peers' load shape (bench.py's fields, our names)."""
     cursors: list[str | None] = [None]
+    admin_id = probe.admin_id
+    counts: dict[str, int] = {}
 
     def create(i: int, tag: str) -> Request:
-        return ("POST", "/api/v1/records/lead", {"json": {
-            "name": f"Lead {tag}-{i} F{i} L{i}", "company": f"Co {tag}-{i}",
-            "email": f"lead{tag}{i}@example.com", "phone": "+14155550%03d" % (i % 1000),
-            "status": LEAD_STATUSES[i % 4], "source": LEAD_SOURCES[i % 4],
-            "region": LEAD_REGIONS[i % 5], "assigned_to": admin_id}})
+        return (
+            "POST",
+            "/api/v1/records/lead",
+            {
+                "json": {
+                    "name": f"Lead {tag}-{i} F{i} L{i}",
+                    "company": f"Co {tag}-{i}",
+                    "email": f"lead{tag}{i}@example.com",
+                    "phone": f"+14155550{i % 1000:03d}",
+                    "status": LEAD_STATUSES[i % 4],
+                    "source": LEAD_SOURCES[i % 4],
+                    "region": LEAD_REGIONS[i % 5],
+                    "assigned_to": admin_id,
+                }
+            },
+        )
 
     def list_request() -> Request:
         # Keyset pages stand in for bench.py's random offset 0-99: one of the first four pages.
@@ -229,9 +270,14 @@ def dealcraft_lead_target(server: Server, headers: dict[str, str], admin_id: int
         return ("GET", "/api/v1/records/lead", {"params": params})
 
     def check_list(r: httpx.Response) -> tuple[Any, int]:
-        return None, len(r.json()["data"])
+        return counts.get("matching"), len(r.json()["data"])
 
     def fetch_cursors() -> None:
+        records = probe.workspace.records
+        counts["matching"] = records.count(probe.principal, "lead", where=LEAD_WHERE)
+        counts["rows"] = records.count(probe.principal, "lead")
+        target.notes["lead_rows"] = counts["rows"]
+        probe.workspace.engine.dispose()
         cursor = None
         with httpx.Client(base_url=server.url, headers=headers, timeout=30) as c:
             for _ in range(3):
@@ -243,11 +289,18 @@ def dealcraft_lead_target(server: Server, headers: dict[str, str], admin_id: int
                     break
                 cursors.append(cursor)
 
-    return peer_systems.Target(
-        "dealcraft", server.url, headers, create, list_request, check_list,
-        before_lists=fetch_cursors, server=server,
+    target = peer_systems.Target(
+        "dealcraft",
+        server.url,
+        headers,
+        create,
+        list_request,
+        check_list,
+        before_lists=fetch_cursors,
+        server=server,
         notes={"server": "uvicorn, 1 worker"},
     )
+    return target
 
 
 # (c): import ------------------------------------------------------------------------------------
@@ -270,20 +323,30 @@ def measure_import(probe: Probe, rows: int) -> dict[str, Any]:
     # The reference writes exactly the column values Dealcraft stored, read back.
     metadata = sa.MetaData()
     table = sa.Table("obj_opportunity", metadata, autoload_with=engine)
-    copy = table.to_metadata(metadata, name="bench_import_copy")
-    for index in list(copy.indexes):
-        copy.indexes.discard(index)
+    copy = sa.Table(
+        "bench_import_copy",
+        metadata,
+        *[
+            sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+            for c in table.columns
+        ],
+    )
     with engine.begin() as conn:
         copy.drop(conn, checkfirst=True)
         copy.create(conn)
         for index in sa.inspect(conn).get_indexes("obj_opportunity"):
-            sa.Index(f"bench_copy_{index['name']}"[:63],
-                     *[copy.c[name] for name in index["column_names"]]).create(conn)
+            sa.Index(
+                f"bench_copy_{index['name']}"[:63],
+                *[copy.c[name] for name in index["column_names"]],
+            ).create(conn)
         columns = [c for c in table.columns if c.name != "id"]
         low, high = min(result.ids), max(result.ids)
-        stored = [dict(row) for row in conn.execute(
-            sa.select(*columns).where(table.c.id.between(low, high)).order_by(table.c.id)
-        ).mappings()]
+        stored = [
+            dict(row)
+            for row in conn.execute(
+                sa.select(*columns).where(table.c.id.between(low, high)).order_by(table.c.id)
+            ).mappings()
+        ]
     log(f"import: executemany of the same {len(stored)} rows into a copy table")
     started = time.perf_counter()
     with write_transaction(engine) as conn:
@@ -295,51 +358,91 @@ def measure_import(probe: Probe, rows: int) -> dict[str, Any]:
 
     ours = {"secs": round(ours_secs, 2), "rows_per_s": round(rows / ours_secs)}
     ref = {"secs": round(ref_secs, 2), "rows_per_s": round(rows / ref_secs)}
-    return {"rows": rows, "dealcraft": ours, "executemany": ref,
-            "speed_ratio": _ratio(ours["rows_per_s"], ref["rows_per_s"])}
+    return {
+        "rows": rows,
+        "dealcraft": ours,
+        "executemany": ref,
+        "speed_ratio": _ratio(ours["rows_per_s"], ref["rows_per_s"]),
+    }
 
 
 # One backend ------------------------------------------------------------------------------------
-def run_backend(bench: workspaces.BenchWorkspace, args: argparse.Namespace, durations: Durations,
-                scratch: Path) -> dict[str, Any]:
+def run_backend(
+    bench: workspaces.BenchWorkspace, args: argparse.Namespace, durations: Durations, scratch: Path
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     probe = Probe(bench)
     try:
         list_sql, list_params, page_rows = probe.list_sql()
         insert_values = probe.insert_columns()
         config_path = scratch / f"minimal-{bench.backend}.pickle"
-        config_path.write_bytes(pickle.dumps({
-            "database_url": bench.url, "list_sql": list_sql, "list_params": list_params,
-            "table": "obj_opportunity", "insert_columns": list(insert_values),
-            "user_id": probe.admin_id,
-        }))
-        out["list_query"] = {"where": LIST_WHERE, "sort": LIST_SORT, "limit": LIST_LIMIT,
-                             "page_rows": page_rows}
+        config_path.write_bytes(
+            pickle.dumps(
+                {
+                    "database_url": bench.url,
+                    "list_sql": list_sql,
+                    "list_params": list_params,
+                    "table": "obj_opportunity",
+                    "insert_columns": list(insert_values),
+                    "user_id": probe.admin_id,
+                }
+            )
+        )
+        out["demo_rows"] = probe.rows
+        out["list_query"] = {
+            "where": LIST_WHERE,
+            "sort": LIST_SORT,
+            "limit": LIST_LIMIT,
+            "page_rows": page_rows,
+        }
         probe.workspace.engine.dispose()
 
-        uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--workers", "1",
-                   "--log-level", "warning", "--no-access-log", "--factory"]
+        uvicorn = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--host",
+            "127.0.0.1",
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--factory",
+        ]
         with ExitStack() as stack:
             port = free_port()
-            ours = stack.enter_context(serve(
-                f"dealcraft-{bench.backend}", [*uvicorn, "--port", str(port),
-                                               "dealcraft.app:create_app"],
-                health_path="/api/health", port=port, log_dir=scratch,
-                env=clean_env(**bench.env()),
-            ))
+            ours = stack.enter_context(
+                serve(
+                    f"dealcraft-{bench.backend}",
+                    [*uvicorn, "--port", str(port), "dealcraft.app:create_app"],
+                    health_path="/api/health",
+                    port=port,
+                    log_dir=scratch,
+                    env=clean_env(**bench.env()),
+                )
+            )
             port = free_port()
-            ref = stack.enter_context(serve(
-                f"minimal-{bench.backend}", [*uvicorn, "--port", str(port),
-                                             "benchmarks.minimal_app:create_app"],
-                health_path="/health", port=port, log_dir=scratch,
-                env=clean_env(**{CONFIG_ENV: str(config_path)}),
-            ))
+            ref = stack.enter_context(
+                serve(
+                    f"minimal-{bench.backend}",
+                    [*uvicorn, "--port", str(port), "benchmarks.minimal_app:create_app"],
+                    health_path="/health",
+                    port=port,
+                    log_dir=scratch,
+                    env=clean_env(**{CONFIG_ENV: str(config_path)}),
+                )
+            )
             headers = {"Authorization": "Bearer " + probe.token}
 
             # Both list endpoints must answer the same rows before they are timed.
             list_params_http = {"where": LIST_WHERE, "sort": LIST_SORT, "limit": LIST_LIMIT}
-            a = httpx.get(ours.url + "/api/v1/records/opportunity", params=list_params_http,
-                          headers=headers, timeout=30)
+            a = httpx.get(
+                ours.url + "/api/v1/records/opportunity",
+                params=list_params_http,
+                headers=headers,
+                timeout=30,
+            )
             a.raise_for_status()
             b = httpx.get(ref.url + "/list", timeout=30)
             b.raise_for_status()
@@ -350,29 +453,45 @@ def run_backend(bench: workspaces.BenchWorkspace, args: argparse.Namespace, dura
             out["list_query"]["bytes"] = {"dealcraft": len(a.content), "minimal": len(b.content)}
 
             tag = f"{int(time.time()) % 100000}"
-            ours_list = lambda i: ("GET", "/api/v1/records/opportunity",  # noqa: E731
-                                   {"params": list_params_http})
-            ref_list = lambda i: ("GET", "/list", {})  # noqa: E731
-            out["list"] = measure_pair("list", (ours.url, ours_list, headers),
-                                       (ref.url, ref_list, {}), durations)
+
+            def ours_list(_i: int) -> Request:
+                return ("GET", "/api/v1/records/opportunity", {"params": list_params_http})
+
+            def ref_list(_i: int) -> Request:
+                return ("GET", "/list", {})
+
+            out["list"] = measure_pair(
+                "list", (ours.url, ours_list, headers), (ref.url, ref_list, {}), durations
+            )
 
             def ours_create(i: int) -> Request:
-                return ("POST", "/api/v1/records/opportunity",
-                        {"json": probe.opportunity_body(i, f"Bench opportunity {tag}-{i}")})
+                return (
+                    "POST",
+                    "/api/v1/records/opportunity",
+                    {"json": probe.opportunity_body(i, f"Bench opportunity {tag}-{i}")},
+                )
 
             def ref_create(i: int) -> Request:
-                return ("POST", "/create",
-                        {"json": {**insert_values, "name": f"Bench opportunity {tag}-{i}"}})
+                return (
+                    "POST",
+                    "/create",
+                    {"json": {**insert_values, "name": f"Bench opportunity {tag}-{i}"}},
+                )
 
-            out["create"] = measure_pair("create", (ours.url, ours_create, headers),
-                                         (ref.url, ref_create, {}), durations)
+            out["create"] = measure_pair(
+                "create", (ours.url, ours_create, headers), (ref.url, ref_create, {}), durations
+            )
 
             if args.peers:
-                target = dealcraft_lead_target(ours, headers, probe.admin_id)
+                target = dealcraft_lead_target(ours, headers, probe)
                 out["peer_shape"] = peer_systems.run_shape(target, durations.shape)
             out["rss_mib"] = {"dealcraft": ours.rss_mib(), "minimal": ref.rss_mib()}
 
-        out["import"] = measure_import(probe, durations.import_rows)
+        try:
+            out["import"] = measure_import(probe, durations.import_rows)
+        except Exception as e:  # the HTTP figures above still stand
+            log(f"import failed: {type(e).__name__}: {e}")
+            out["import"] = {"error": f"{type(e).__name__}: {e}"}
     finally:
         probe.close()
     return out
@@ -384,7 +503,7 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
     summary: dict[str, Any] = {"targets": TARGETS}
     peers = {k: v for k, v in result.get("peers", {}).items() if "skipped" not in v}
     for backend, b in result["backends"].items():
-        if "error" in b:
+        if "error" in b or "skipped" in b:
             continue
         s: dict[str, Any] = {}
         for figure, target in (("list", "list_latency"), ("create", "create_latency")):
@@ -392,7 +511,7 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
             s[f"{figure}_p50_ratio"] = ratio
             s[f"{figure}_p99_ratio"] = b[figure]["c1"]["p99_ratio"]
             s[f"{figure}_met"] = ratio is not None and ratio <= TARGETS[target]
-        s["import_speed_ratio"] = b["import"]["speed_ratio"]
+        s["import_speed_ratio"] = b["import"].get("speed_ratio")
         s["import_met"] = (s["import_speed_ratio"] or 0) >= TARGETS["import_speed"]
         if "peer_shape" in b and peers:
             for phase in ("create_c4", "list_c4", "list_c1"):
@@ -406,20 +525,31 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def _loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def _interrupt(signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.records", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.records", description=__doc__.split("\n")[0]
+    )
     ap.add_argument("--scale", default="medium", choices=["small", "medium", "large"])
     ap.add_argument("--backend", default="both", choices=["sqlite", "postgresql", "both"])
-    ap.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True,
-                    help="also measure BottleCRM and NocoDB (installed on first use)")
+    ap.add_argument(
+        "--peers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure BottleCRM and NocoDB (installed on first use)",
+    )
     ap.add_argument("--quick", action="store_true", help="short phases, for a smoke test")
     ap.add_argument("--rebuild", action="store_true", help="rebuild the cached demo workspaces")
-    ap.add_argument("--keep-logs", type=Path, default=None,
-                    help="copy server and setup logs to this directory")
+    ap.add_argument(
+        "--keep-logs", type=Path, default=None, help="copy server and setup logs to this directory"
+    )
     return ap.parse_args(argv)
 
 
@@ -428,10 +558,17 @@ def main(argv: list[str] | None = None) -> int:
     durations = Durations(args.quick)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     result: dict[str, Any] = {
-        "benchmark": "records", "scale": args.scale, "quick": args.quick,
-        "host": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                 "platform": platform.platform()},
-        "backends": {}, "peers": {},
+        "benchmark": "records",
+        "scale": args.scale,
+        "quick": args.quick,
+        "host": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "loadavg_start": _loadavg(),
+        },
+        "backends": {},
+        "peers": {},
     }
 
     # A SIGTERM unwinds like Ctrl-C, so every server is stopped and every database dropped.
@@ -457,10 +594,17 @@ def main(argv: list[str] | None = None) -> int:
 
             for backend in prepared:
                 log(f"--- backend {backend}")
-                opener = (workspaces.sqlite_workspace if backend == "sqlite"
-                          else workspaces.postgres_workspace)
+                opener = (
+                    workspaces.sqlite_workspace
+                    if backend == "sqlite"
+                    else workspaces.postgres_workspace
+                )
                 try:
                     with opener(args.scale, scratch, rebuild=args.rebuild) as bench:
+                        # Installs compete for the CPU: let them finish before timing anything.
+                        if installer is not None and installer.busy():
+                            log("waiting for the peers' installs to finish before measuring")
+                            installer.wait()
                         result["backends"][backend] = run_backend(bench, args, durations, scratch)
                 except Exception as e:  # one backend failing still reports the others
                     log(f"backend {backend} failed: {type(e).__name__}: {e}")
@@ -488,6 +632,8 @@ def main(argv: list[str] | None = None) -> int:
                 for path in scratch.glob("*.log"):
                     shutil.copy2(path, args.keep_logs / path.name)
 
+    # Other work on the host skews every figure; the load average shows whether there was any.
+    result["host"]["loadavg_end"] = _loadavg()
     result["summary"] = summarise(result)
     result["elapsed_secs"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result, ensure_ascii=False, separators=(",", ":")), flush=True)

@@ -83,7 +83,9 @@ def wait_until_up(
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = server.log_path.read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"{server.name} exited with {proc.returncode} while starting:\n{tail}")
+            raise RuntimeError(
+                f"{server.name} exited with {proc.returncode} while starting:\n{tail}"
+            )
         try:
             r = httpx.get(server.url + path, timeout=2)
             if r.status_code == 200 or (any_status and r.status_code < 500):

@@ -1,13 +1,15 @@
 """Demo workspaces for a benchmark run, built once per scale and reused.
 
-The demo company is built with the ``dealcraft demo`` command into ``.bench-cache/`` under a
-key made of the scale and a digest of the code that decides its tables and rows (the demo
-builder, the built-in apps, the schema engine and the migrations); a change to that code
-builds it again. Each run works on a throwaway copy:
+The demo company is built with the ``dealcraft demo`` command and cached under
+``.bench-cache/<scale>/``; building the medium demo takes minutes, so a run reuses it. The
+cache records a digest of the code that decides the demo's tables and rows; when that code
+has changed since, the run says so and goes on with the cached build (``--rebuild`` builds it
+again). Every run migrates its copy as ``dealcraft serve`` would, so new system tables appear.
+Each run works on a throwaway copy:
 
 - SQLite: the cached data directory is copied to a temporary directory.
-- PostgreSQL: the demo is built once into a template database ``dc_bench_tpl_<key>``; each
-  run creates ``dc_bench_<pid>`` from it and drops it afterwards.
+- PostgreSQL: the demo is kept in a template database ``dc_bench_tpl_<scale>``; each run
+  creates ``dc_bench_<pid>`` from it and drops it afterwards.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ PG_ADMIN_URL = os.environ.get(
     "DEALCRAFT_BENCH_PG_URL", "postgresql://dealcraft:dealcraft@127.0.0.1:5432/postgres"
 )
 # Sources whose change alters the demo's tables or rows.
-DEMO_SOURCES = ("dealcraft/demo", "dealcraft/apps", "dealcraft/schema", "dealcraft/db")
+DEMO_SOURCES = ("dealcraft/demo", "dealcraft/apps", "dealcraft/schema")
 
 
 @dataclass
@@ -56,26 +58,28 @@ class BenchWorkspace:
         return self.database_url or f"sqlite:///{self.data_dir / 'dealcraft.db'}"
 
 
-def cache_key(scale: str) -> str:
+def demo_digest() -> str:
     digest = hashlib.sha256()
     for folder in DEMO_SOURCES:
         for path in sorted((PROJECT / folder).rglob("*.py")):
             digest.update(str(path.relative_to(PROJECT)).encode())
             digest.update(path.read_bytes())
-    return f"{scale}-{digest.hexdigest()[:12]}"
+    return digest.hexdigest()[:12]
 
 
-def _drop_stale(scale: str, key: str) -> None:
-    """Cached builds of this scale made by other versions of the code are of no further use."""
-    if CACHE.exists():
-        for old in CACHE.glob(f"{scale}-*"):
-            if old.name == key or not old.is_dir():
-                continue
-            shutil.rmtree(old / "sqlite", ignore_errors=True)
-            for log_file in old.glob("*.log"):
-                log_file.unlink()
-            if not (old / "postgresql.json").exists():
-                shutil.rmtree(old, ignore_errors=True)
+def _check_fresh(marker: Path, what: str) -> None:
+    built = json.loads(marker.read_text())
+    if built.get("digest") != demo_digest():
+        log(
+            f"note: the cached {what} was built on {built.get('built_at', '?')} from other demo "
+            "or schema code; pass --rebuild to build it from the current code"
+        )
+
+
+def _write_marker(marker: Path, **extra: str) -> None:
+    marker.write_text(
+        json.dumps({"digest": demo_digest(), "built_at": time.strftime("%Y-%m-%d %H:%M"), **extra})
+    )
 
 
 def build_demo(scale: str, data_dir: Path, database_url: str | None = None) -> None:
@@ -84,7 +88,7 @@ def build_demo(scale: str, data_dir: Path, database_url: str | None = None) -> N
     if database_url:
         env["DEALCRAFT_DATABASE_URL"] = database_url
     argv = [sys.executable, "-m", "dealcraft.cli", "demo", "--scale", scale, "--no-serve",
-            "--data-dir", str(data_dir)]
+            "--data-dir", str(data_dir)]  # fmt: skip
     log_path = data_dir.parent / f"{data_dir.name}.build.log"
     started = time.perf_counter()
     log(f"building the {scale} demo into {database_url or data_dir} (log: {log_path})")
@@ -99,20 +103,19 @@ def build_demo(scale: str, data_dir: Path, database_url: str | None = None) -> N
 # SQLite ---------------------------------------------------------------------------------------
 @contextmanager
 def sqlite_workspace(scale: str, scratch: Path, rebuild: bool = False) -> Iterator[BenchWorkspace]:
-    key = cache_key(scale)
-    cached = CACHE / key / "sqlite"
-    if rebuild and cached.exists():
-        shutil.rmtree(cached)
-    if not (cached / "READY").exists():
-        if cached.exists():
-            shutil.rmtree(cached)
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        _drop_stale(scale, key)
+    cached = CACHE / scale / "sqlite"
+    marker = CACHE / scale / "sqlite.json"
+    if rebuild or not marker.exists() or not cached.exists():
+        shutil.rmtree(cached, ignore_errors=True)
+        marker.unlink(missing_ok=True)
         building = cached.with_name("sqlite.building")
         shutil.rmtree(building, ignore_errors=True)
+        building.parent.mkdir(parents=True, exist_ok=True)
         build_demo(scale, building)
-        (building / "READY").write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
         building.rename(cached)
+        _write_marker(marker)
+    else:
+        _check_fresh(marker, f"{scale} SQLite demo")
     data_dir = scratch / "sqlite"
     shutil.copytree(cached, data_dir)
     yield BenchWorkspace("sqlite", data_dir, None)
@@ -139,7 +142,8 @@ def _admin() -> psycopg.Connection:
 
 
 def _database_exists(conn: psycopg.Connection, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+    row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    return row is not None
 
 
 def _drop_database(conn: psycopg.Connection, name: str) -> None:
@@ -150,21 +154,17 @@ def _drop_database(conn: psycopg.Connection, name: str) -> None:
 
 
 @contextmanager
-def postgres_workspace(scale: str, scratch: Path, rebuild: bool = False) -> Iterator[BenchWorkspace]:
-    key = cache_key(scale)
-    template = f"dc_bench_tpl_{key.replace('-', '_')}"
-    marker = CACHE / key / "postgresql.json"
+def postgres_workspace(
+    scale: str, scratch: Path, rebuild: bool = False
+) -> Iterator[BenchWorkspace]:
+    template = f"dc_bench_tpl_{scale}"
+    marker = CACHE / scale / "postgresql.json"
+    files = CACHE / scale / "postgresql-files"
     with _admin() as conn:
         if rebuild or not marker.exists() or not _database_exists(conn, template):
-            # Older templates of this scale are stale: drop them with the new build.
-            stale = conn.execute(
-                "SELECT datname FROM pg_database WHERE datname LIKE %s",
-                (f"dc_bench_tpl_{scale}_%",),
-            ).fetchall()
-            for (name,) in stale:
-                _drop_database(conn, name)
+            marker.unlink(missing_ok=True)
+            _drop_database(conn, template)
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(template)))
-            files = CACHE / key / "postgresql-files"
             shutil.rmtree(files, ignore_errors=True)
             files.mkdir(parents=True)
             try:
@@ -172,7 +172,9 @@ def postgres_workspace(scale: str, scratch: Path, rebuild: bool = False) -> Iter
             except BaseException:
                 _drop_database(conn, template)
                 raise
-            marker.write_text(json.dumps({"template": template, "built": time.time()}))
+            _write_marker(marker, template=template)
+        else:
+            _check_fresh(marker, f"{scale} PostgreSQL demo")
 
         database = f"dc_bench_{os.getpid()}"
         _drop_database(conn, database)
@@ -182,7 +184,7 @@ def postgres_workspace(scale: str, scratch: Path, rebuild: bool = False) -> Iter
             )
         )
     data_dir = scratch / "postgresql"
-    shutil.copytree(CACHE / key / "postgresql-files", data_dir)
+    shutil.copytree(files, data_dir)
     try:
         yield BenchWorkspace("postgresql", data_dir, _pg_url(database))
     finally:

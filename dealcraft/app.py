@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from dealcraft import __version__
-from dealcraft.api import auth, files, records, schema
+from dealcraft.api import access, auth, files, records, schema, transfer
 from dealcraft.api.errors import install_error_handlers
 from dealcraft.api.openapi import install_openapi
 from dealcraft.api.responses import JSONResponse
@@ -27,8 +27,11 @@ def create_app(workspace: Workspace | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(auth.router)
     app.include_router(schema.router)
+    # Before the record routes, so /records/{object}/export is not read as a record id.
+    app.include_router(transfer.router)
     app.include_router(records.router)
     app.include_router(files.router)
+    app.include_router(access.router)
     install_openapi(app)
 
     @app.get("/", include_in_schema=False)

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from dealcraft.audit.cli import audit_app
 from dealcraft.errors import DealcraftError
 from dealcraft.settings import SettingsError, load_settings
 
@@ -22,6 +23,7 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and their passwords.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit", help="The tamper-evident audit trail.")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -137,7 +139,11 @@ def demo(
                     tasks[step] = progress.add_task(step, total=total)
                 progress.update(tasks[step], completed=done)
 
-            summary = build_demo(workspace, scale, seed=seed, progress=report)
+            try:
+                summary = build_demo(workspace, scale, seed=seed, progress=report)
+            except DealcraftError as e:
+                progress.stop()
+                _fail(e)
         table = Table("object", "records")
         for name, count in summary.items():
             table.add_row(name, str(count))

@@ -6,9 +6,10 @@ import logging
 from functools import cached_property
 
 from dealcraft.access.identity import Identity
-from dealcraft.access.policy import BaselinePolicy
+from dealcraft.access.policies import PolicyEngine, PolicyStore
 from dealcraft.apps import installer
 from dealcraft.apps.builtin import core_sales
+from dealcraft.audit import AuditLog
 from dealcraft.db import migrate
 from dealcraft.db.engine import create_engine
 from dealcraft.records.service import RecordService
@@ -28,18 +29,25 @@ class Workspace:
         self.engine = create_engine(url)
         self.registry = SchemaRegistry(self.engine, self.settings.schema_refresh_seconds)
         self.schema = SchemaService(self.engine, self.registry)
-        self.policy = BaselinePolicy()
-        self.records = RecordService(self.engine, self.registry, self.policy)
+        self.policies = PolicyStore(
+            self.engine, self.registry, self.settings.schema_refresh_seconds
+        )
+        self.policy = PolicyEngine(self.policies)
+        self.audit = AuditLog()
+        self.records = RecordService(self.engine, self.registry, self.policy, audit=self.audit)
 
     @cached_property
     def identity(self) -> Identity:
-        return Identity(self.engine, self.records, self.settings.token_ttl_hours)
+        return Identity(
+            self.engine, self.records, self.settings.token_ttl_hours, audit=self.audit
+        )
 
     def initialise(self) -> None:
         """Upgrade the system tables and install the core sales app if it is missing."""
         migrate.upgrade(self.engine)
         if installer.install(self.schema, core_sales):
             logger.info("core sales app installed")
+        self.policies.install_defaults()
 
     @property
     def files_dir(self):

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import PG_URL, _skipped_pg, make_workspace
 
 from dealcraft.access.principal import Principal
 from dealcraft.db.engine import normalise_url
 from dealcraft.settings import Settings
 from dealcraft.workspace import Workspace
-
-from conftest import PG_URL, _skipped_pg, make_workspace
 
 # Personas in every template: (username, password, role, region).
 PERSONAS = {
@@ -58,40 +56,94 @@ def _sqlite_template(tmp_path_factory) -> _Template:
 
 
 class _PgCopies:
-    """Copies of the PostgreSQL template, made one ahead and dropped in the background.
+    """Copies of the PostgreSQL template, reused after a reset when that is provably safe.
 
-    Creating and dropping a database is mostly waiting on the server's disk, so one worker
-    thread does it while the tests run.
+    Creating and dropping a database takes seconds on a busy server. After a test that did
+    not change the schema, deleting the rows it added brings the copy back to the template
+    state; anything else (a schema change, a new table, a template row changed or deleted, a
+    table without an integer id that grew) drops the copy instead.
     """
 
-    def __init__(self, admin: sa.Engine, template: str) -> None:
+    def __init__(self, admin: sa.Engine, template: str, base_url: sa.URL) -> None:
         self.admin = admin
         self.template = template
-        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-copies")
-        self.next: Future[str] | None = None
+        self.base_url = base_url
+        self.spare: list[str] = []
+        engine = self._engine(template)
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            self.columns = {
+                t: {c["name"]: c["type"] for c in inspector.get_columns(t)}
+                for t in inspector.get_table_names()
+            }
+            self.top = {
+                t: conn.execute(sa.text(f'SELECT coalesce(max(id), 0) FROM "{t}"')).scalar()
+                for t, cols in self.columns.items()
+                if isinstance(cols.get("id"), sa.Integer)
+            }
+            self.created = conn.execute(sa.text("SELECT now() AT TIME ZONE 'UTC'")).scalar()
+            self.state = self._state(conn)
+        engine.dispose()
 
-    def _create(self) -> str:
+    def _state(self, conn: sa.Connection) -> list[tuple]:
+        """Every table's row count and rows touched since the template was made, and dc_meta."""
+        parts = []
+        for table, cols in sorted(self.columns.items()):
+            touched = (
+                f"updated_at > '{self.created.isoformat()}'" if "updated_at" in cols else "false"
+            )
+            parts.append(
+                f"SELECT '{table}', count(*), count(*) FILTER (WHERE {touched}) FROM \"{table}\""
+            )
+        counts = [tuple(r) for r in conn.execute(sa.text(" UNION ALL ".join(parts)))]
+        meta = [tuple(r) for r in conn.execute(sa.text("SELECT * FROM dc_meta ORDER BY 1"))]
+        return sorted(counts) + meta
+
+    def _engine(self, name: str) -> sa.Engine:
+        return sa.create_engine(self.base_url.set(database=name), poolclass=sa.pool.NullPool)
+
+    def take(self) -> str:
+        if self.spare:
+            return self.spare.pop()
         name = f"dc_test_{uuid.uuid4().hex[:12]}"
         with self.admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
         return name
 
+    def give_back(self, name: str) -> None:
+        if self._reset(name):
+            self.spare.append(name)
+        else:
+            self._drop(name)
+
+    def _reset(self, name: str) -> bool:
+        engine = self._engine(name)
+        try:
+            with engine.connect() as conn:
+                tables = conn.execute(
+                    sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+                ).scalars()
+                if set(tables) != set(self.columns):
+                    return False
+                for table, top in self.top.items():
+                    conn.execute(sa.text(f'DELETE FROM "{table}" WHERE id > :top'), {"top": top})
+                same = self._state(conn) == self.state
+                # Keep the deletes only when the copy is the template again.
+                if same:
+                    conn.commit()
+                return same
+        except sa.exc.SQLAlchemyError:
+            return False
+        finally:
+            engine.dispose()
+
     def _drop(self, name: str) -> None:
         with self.admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    def take(self) -> str:
-        ready = self.next or self.worker.submit(self._create)
-        self.next = self.worker.submit(self._create)
-        return ready.result()
-
-    def give_back(self, name: str) -> None:
-        self.worker.submit(self._drop, name)
-
     def close(self) -> None:
-        if self.next is not None:
-            self.worker.submit(self._drop, self.next.result())
-        self.worker.shutdown(wait=True)
+        for name in self.spare:
+            self._drop(name)
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +159,7 @@ def _pg_template():
     ws = make_workspace(Path("/tmp/dealcraft-pg-template"), url.render_as_string(False))
     _add_personas(ws)
     ws.close()
-    copies = _PgCopies(admin, name)
+    copies = _PgCopies(admin, name, url)
     yield copies
     copies.close()
     with admin.connect() as conn:

@@ -7,6 +7,7 @@ import logging
 import secrets
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from dealcraft.access.principal import SYSTEM, Principal
 from dealcraft.access.tables import login_attempts
+from dealcraft.audit import AuditLog
 from dealcraft.db import system
 from dealcraft.db.tx import write_transaction
 from dealcraft.errors import Conflict, NotFound, Unauthorized
@@ -43,9 +45,16 @@ def hash_token(raw: str) -> str:
 
 
 class Identity:
-    def __init__(self, engine: Engine, records: RecordService, token_ttl_hours: int = 720) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        records: RecordService,
+        token_ttl_hours: int = 720,
+        audit: AuditLog | None = None,
+    ) -> None:
         self.engine = engine
         self.records = records
+        self.audit = audit
         self.token_ttl = timedelta(hours=token_ttl_hours)
         self._cache: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
@@ -119,8 +128,12 @@ class Identity:
             cursor = page.next_cursor
             while cursor:
                 more = self.records.list(
-                    SYSTEM, "user", where="manager_id in :ids", params={"ids": frontier},
-                    limit=500, cursor=cursor,
+                    SYSTEM,
+                    "user",
+                    where="manager_id in :ids",
+                    params={"ids": frontier},
+                    limit=500,
+                    cursor=cursor,
                 )
                 found.update(u["id"] for u in more.data)
                 cursor = more.next_cursor
@@ -136,21 +149,37 @@ class Identity:
         if not rooms:
             return frozenset()
         accounts = self.records.list(
-            SYSTEM, "deal_room", where="id in :ids and status = 'open'", params={"ids": rooms},
+            SYSTEM,
+            "deal_room",
+            where="id in :ids and status = 'open'",
+            params={"ids": rooms},
             limit=500,
         )
         return frozenset(r["account"] for r in accounts.data if r["account"])
 
     def authenticate(self, username: str, password: str) -> Principal:
         """Check a password; repeated failures lock the username for a while."""
-        self._refuse_if_locked(username)
+        try:
+            self._refuse_if_locked(username)
+        except Unauthorized:
+            self._audit("auth.lockout", None, {"username": username})
+            raise
         try:
             principal = self._verify(username, password)
         except Unauthorized:
             self._record_failure(username)
+            self._audit("auth.login_failed", None, {"username": username})
             raise
         self._clear_failures(username)
+        self._audit("auth.login", principal.user_id, {"username": username})
         return principal
+
+    def _audit(self, action: str, actor_id: int | None, data: dict[str, Any]) -> None:
+        if self.audit is None:
+            return
+        category = "admin" if action.startswith("token.") else "auth"
+        with write_transaction(self.engine) as conn:
+            self.audit.record(conn, action=action, category=category, actor_id=actor_id, data=data)
 
     def _refuse_if_locked(self, username: str) -> None:
         a = login_attempts
@@ -180,7 +209,8 @@ class Identity:
                 failures = row.failures + 1
                 locked = now + LOCKOUT_DURATION if failures >= LOCKOUT_FAILURES else None
                 conn.execute(
-                    a.update().where(a.c.username == username)
+                    a.update()
+                    .where(a.c.username == username)
                     .values(failures=failures, locked_until=locked)
                 )
         if failures >= LOCKOUT_FAILURES:
@@ -230,7 +260,26 @@ class Identity:
                     expires_at=expires_at,
                 )
             )
+        self._audit("token.issue", principal.user_id, {"name": name, "scopes": scopes or ["*"]})
         return raw, expires_at
+
+    def revoke_token_id(self, principal: Principal, token_id: int) -> None:
+        """Revoke one of your tokens (an admin may revoke anyone's)."""
+        t = system.api_tokens
+        query = t.update().where(t.c.id == token_id, t.c.revoked_at.is_(None))
+        if not principal.is_admin:
+            query = query.where(t.c.user_id == principal.user_id)
+        with write_transaction(self.engine) as conn:
+            done = conn.execute(query.values(revoked_at=utcnow()))
+        if done.rowcount == 0:
+            raise NotFound(
+                f"no active token with id {token_id}",
+                code="token_not_found",
+                details={"id": token_id},
+            )
+        with self._lock:
+            self._cache.clear()
+        self._audit("token.revoke", principal.user_id, {"token_id": token_id})
 
     def revoke_token(self, raw: str) -> None:
         t = system.api_tokens
@@ -254,7 +303,7 @@ class Identity:
         t = system.api_tokens
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(t.c.user_id, t.c.expires_at, t.c.revoked_at).where(
+                sa.select(t.c.user_id, t.c.expires_at, t.c.revoked_at, t.c.scopes).where(
                     t.c.token_hash == digest
                 )
             ).first()
@@ -268,7 +317,7 @@ class Identity:
             raise Unauthorized("the token's user no longer exists", code="invalid_token") from e
         if user.get("active") is False:
             raise Unauthorized("the token's user is deactivated", code="user_inactive")
-        principal = self.principal_for_user(user)
+        principal = replace(self.principal_for_user(user), scopes=frozenset(row.scopes or ["*"]))
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()

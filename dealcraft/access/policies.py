@@ -151,21 +151,31 @@ class PolicyStore:
     def list(self, role: str | None = None) -> list[Policy]:
         snap = self.snapshot()
         found = [
-            p for r, per_object in snap.by_role.items() if role in (None, r)
+            p
+            for r, per_object in snap.by_role.items()
+            if role in (None, r)
             for p in per_object.values()
         ]
         return sorted(found, key=lambda p: (p.role, p.object_name))
 
     def versions(self, role: str, object_name: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(policies)
-                .where(policies.c.role == role, policies.c.object_name == object_name)
-                .order_by(policies.c.version)
-            ).mappings().all()
+            rows = (
+                conn.execute(
+                    sa.select(policies)
+                    .where(policies.c.role == role, policies.c.object_name == object_name)
+                    .order_by(policies.c.version)
+                )
+                .mappings()
+                .all()
+            )
         return [
-            {**_policy(r).as_dict(), "active": r["active"], "created_by": r["created_by"],
-             "created_at": r["created_at"].isoformat() + "Z"}
+            {
+                **_policy(r).as_dict(),
+                "active": r["active"],
+                "created_by": r["created_by"],
+                "created_at": r["created_at"].isoformat() + "Z",
+            }
             for r in rows
         ]
 
@@ -175,43 +185,66 @@ class PolicyStore:
         errors: list[FieldError] = []
         role = spec.get("role")
         if role not in ROLES:
-            errors.append(FieldError("role", "unknown_role", f"{role!r} is not a role: {', '.join(ROLES)}"))
+            errors.append(
+                FieldError("role", "unknown_role", f"{role!r} is not a role: {', '.join(ROLES)}")
+            )
         object_name = spec.get("object_name")
         view = self.registry.view()
         obj = view.objects.get(object_name) if isinstance(object_name, str) else None
         if object_name != "*" and obj is None:
-            errors.append(FieldError("object_name", "unknown_object", f"no object named {object_name!r}"))
+            errors.append(
+                FieldError("object_name", "unknown_object", f"no object named {object_name!r}")
+            )
         operations = spec.get("operations", [])
         if not isinstance(operations, list) or not set(operations) <= OPERATIONS:
             errors.append(
-                FieldError("operations", "invalid_operation",
-                           f"operations are a list of: {', '.join(sorted(OPERATIONS))}")
+                FieldError(
+                    "operations",
+                    "invalid_operation",
+                    f"operations are a list of: {', '.join(sorted(OPERATIONS))}",
+                )
             )
             operations = []
         scope = spec.get("row_scope") or None
         if scope is not None:
             if not isinstance(scope, str) or object_name == "*":
-                errors.append(FieldError("row_scope", "invalid_scope",
-                                         "a row scope is an expression on one object"))
+                errors.append(
+                    FieldError(
+                        "row_scope", "invalid_scope", "a row scope is an expression on one object"
+                    )
+                )
             elif obj is not None:
                 try:
                     checked = expr.check(scope, view, obj.name, SAMPLE_PARAMS)
                     if checked.type not in (expr.ExprType.BOOLEAN, expr.ExprType.NULL):
-                        errors.append(FieldError("row_scope", "expr_type_mismatch",
-                                                 "a row scope must be a condition"))
+                        errors.append(
+                            FieldError(
+                                "row_scope", "expr_type_mismatch", "a row scope must be a condition"
+                            )
+                        )
                 except expr.ExprError as e:
                     errors.append(FieldError("row_scope", e.code, e.message, e.token))
         rules = spec.get("field_rules") or {}
         if not isinstance(rules, Mapping):
-            errors.append(FieldError("field_rules", "invalid_field_rule", "field_rules is an object"))
+            errors.append(
+                FieldError("field_rules", "invalid_field_rule", "field_rules is an object")
+            )
             rules = {}
         for name, rule in rules.items():
             if rule not in FIELD_RULES:
-                errors.append(FieldError(f"field_rules.{name}", "invalid_field_rule",
-                                         f"{rule!r} is not one of hidden, read_only, masked"))
+                errors.append(
+                    FieldError(
+                        f"field_rules.{name}",
+                        "invalid_field_rule",
+                        f"{rule!r} is not one of hidden, read_only, masked",
+                    )
+                )
             elif obj is not None and obj.field(name) is None:
-                errors.append(FieldError(f"field_rules.{name}", "unknown_field",
-                                         f"{obj.name} has no field {name!r}"))
+                errors.append(
+                    FieldError(
+                        f"field_rules.{name}", "unknown_field", f"{obj.name} has no field {name!r}"
+                    )
+                )
         if errors:
             raise ValidationFailed(errors)
         return {
@@ -223,7 +256,9 @@ class PolicyStore:
         }
 
     # Writing ------------------------------------------------------------------------------
-    def save(self, spec: Mapping[str, Any], *, actor_id: int | None, conn: sa.Connection | None = None) -> Policy:
+    def save(
+        self, spec: Mapping[str, Any], *, actor_id: int | None, conn: sa.Connection | None = None
+    ) -> Policy:
         """Store a new version of the (role, object) policy; the previous one is kept."""
         clean = self.check(spec)
         if conn is None:
@@ -240,7 +275,10 @@ class PolicyStore:
         conn.execute(policies.update().where(*key).values(active=False))
         new_id = conn.execute(
             policies.insert().values(
-                **clean, version=(latest or 0) + 1, active=True, created_by=actor_id,
+                **clean,
+                version=(latest or 0) + 1,
+                active=True,
+                created_by=actor_id,
                 created_at=utcnow(),
             )
         ).inserted_primary_key[0]
@@ -252,13 +290,19 @@ class PolicyStore:
         """Withdraw a grant (the versions stay for the record)."""
         done = conn.execute(
             policies.update()
-            .where(policies.c.role == role, policies.c.object_name == object_name,
-                   policies.c.active.is_(True))
+            .where(
+                policies.c.role == role,
+                policies.c.object_name == object_name,
+                policies.c.active.is_(True),
+            )
             .values(active=False)
         )
         if done.rowcount == 0:
-            raise NotFound(f"no policy for {role} on {object_name}", code="policy_not_found",
-                           details={"role": role, "object_name": object_name})
+            raise NotFound(
+                f"no policy for {role} on {object_name}",
+                code="policy_not_found",
+                details={"role": role, "object_name": object_name},
+            )
         _bump(conn)
         self.invalidate()
 
@@ -273,8 +317,11 @@ class PolicyStore:
                 self._save(conn, self.check(spec), None)
             now = utcnow()
             for category, purposes in DEFAULT_CATEGORY_PURPOSES.items():
-                conn.execute(category_rules.insert().values(
-                    category=category, purposes=purposes, updated_at=now))
+                conn.execute(
+                    category_rules.insert().values(
+                        category=category, purposes=purposes, updated_at=now
+                    )
+                )
         self.invalidate()
         logger.info("default policies installed", extra={"count": len(specs)})
         return len(specs)
@@ -306,6 +353,14 @@ class PolicyEngine:
             return
         if principal.user_id is None:
             raise Unauthorized("sign in to work with records")
+        needed = "records:read" if operation in ("read", "export") else "records:write"
+        if "*" not in principal.scopes and needed not in principal.scopes:
+            raise Forbidden(
+                f"this token's scopes ({', '.join(sorted(principal.scopes))}) do not allow "
+                f"{operation}; it needs {needed}",
+                code="token_scope",
+                details={"operation": operation, "needed": needed},
+            )
         if not any(operation in p.operations for p in self._policies(principal, obj.name)):
             raise Forbidden(
                 f"your role may not {operation} {obj.name} records",
@@ -349,7 +404,7 @@ class PolicyEngine:
         if principal.is_system:
             return True
         return any(
-            p.field_rules.get(f.name) is None
+            p.field_rules.get(f.name) in (None, "masked")
             for p in self._policies(principal, f.object_name)
             if p.operations & {"create", "update", "import"}
         )

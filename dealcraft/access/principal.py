@@ -21,6 +21,8 @@ class Principal:
     # The user and everyone reporting to them, transitively (a manager sees what they see).
     reports: frozenset[int] = field(default_factory=frozenset)
     deal_room_accounts: frozenset[int] = field(default_factory=frozenset)
+    # What the credential in use allows ("*" for a password session or a full token).
+    scopes: frozenset[str] = frozenset({"*"})
 
     def with_request(self, *, language: str | None = None, purpose: str | None = None) -> Principal:
         """This principal for one request: its language and declared purpose."""

@@ -28,7 +28,14 @@ WORK = ["read", "create", "update", "export"]
 READ = ["read"]
 
 SALES_OBJECTS = (
-    "account", "contact", "lead", "opportunity", "contract", "payment", "activity", "proposal",
+    "account",
+    "contact",
+    "lead",
+    "opportunity",
+    "contract",
+    "payment",
+    "activity",
+    "proposal",
     "task",
 )
 DIRECTORY = ("user", "team", "region", "product")
@@ -38,8 +45,13 @@ SUPPLY_CHAIN_FIELDS = ("credit_limit", "supply_chain_notes", "annual_revenue")
 
 
 def _p(role: str, obj: str, ops: list[str], scope: str | None = None, **rules: str) -> dict:
-    return {"role": role, "object_name": obj, "operations": ops, "row_scope": scope,
-            "field_rules": rules}
+    return {
+        "role": role,
+        "object_name": obj,
+        "operations": ops,
+        "row_scope": scope,
+        "field_rules": rules,
+    }
 
 
 def _directory(role: str) -> list[dict[str, Any]]:
@@ -92,8 +104,15 @@ def default_policies() -> list[dict[str, Any]]:
     rep = "sales_rep"
     policies += [
         _p(rep, "account", WORK, "region = :user.region", **hidden_supply),
-        _p(rep, "contact", WORK, "account.region = :user.region", phone="masked",
-           email="masked", wecom_id="masked"),
+        _p(
+            rep,
+            "contact",
+            WORK,
+            "account.region = :user.region",
+            phone="masked",
+            email="masked",
+            wecom_id="masked",
+        ),
         _p(rep, "lead", WORK, "assigned_to_id = :user.id"),
         _p(rep, "opportunity", WORK, "owner_id = :user.id"),
         _p(rep, "activity", WORK, "owner_id = :user.id"),
@@ -110,8 +129,12 @@ def default_policies() -> list[dict[str, Any]]:
     policies += [
         _p("solution_architect", "account", READ, room, **hidden_supply),
         _p("solution_architect", "opportunity", READ, via_account),
-        _p("solution_architect", "proposal", ["read", "create", "update"],
-           "opportunity.account_id in :user.deal_room_accounts"),
+        _p(
+            "solution_architect",
+            "proposal",
+            ["read", "create", "update"],
+            "opportunity.account_id in :user.deal_room_accounts",
+        ),
         _p("solution_architect", "activity", ["read", "create"], via_account),
         _p("delivery_expert", "account", READ, room, **hidden_supply),
         _p("delivery_expert", "contract", READ, via_account),
@@ -127,7 +150,11 @@ def default_policies() -> list[dict[str, Any]]:
     # The analyst reads everything, with people's contact details masked, and exports nothing.
     masked_people = {"phone": "masked", "email": "masked", "wecom_id": "masked"}
     policies += [
-        _p("analyst", obj, READ, **(masked_people if obj in ("contact", "lead") else {}))
+        _p("analyst", obj, READ, **masked_people)
+        if obj == "contact"
+        else _p("analyst", obj, READ, phone="masked", email="masked")
+        if obj == "lead"
+        else _p("analyst", obj, READ)
         for obj in SALES_OBJECTS
     ]
     policies += _directory("analyst")

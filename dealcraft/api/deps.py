@@ -6,9 +6,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dealcraft.access.principal import Principal
-from dealcraft.errors import Unauthorized
+from dealcraft.access.roles import PURPOSES
+from dealcraft.errors import InvalidInput, Unauthorized
 from dealcraft.workspace import Workspace
 
+PURPOSE_HEADER = "X-Dealcraft-Purpose"
 bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
 
 
@@ -26,7 +28,12 @@ def get_principal(
             "send a bearer token: Authorization: Bearer <token>", code="authentication_required"
         )
     principal = workspace.identity.principal_for_token(credentials.credentials)
-    language = request.headers.get("accept-language", "")
-    if language.lower().startswith("zh"):
-        principal = Principal(**{**principal.__dict__, "language": "zh-CN"})
-    return principal
+    language = "zh-CN" if request.headers.get("accept-language", "").lower().startswith("zh") else "en"
+    purpose = request.headers.get(PURPOSE_HEADER) or request.query_params.get("purpose")
+    if purpose and purpose not in PURPOSES:
+        raise InvalidInput(
+            f"{purpose!r} is not a declared purpose: {', '.join(PURPOSES)}",
+            code="invalid_purpose",
+            details={"field": PURPOSE_HEADER, "value": purpose},
+        )
+    return principal.with_request(language=language, purpose=purpose)

@@ -43,6 +43,27 @@ PYDANTIC_MESSAGES = {
     "enum": "is not one of the allowed values",
     "literal_error": "is not one of the allowed values",
     "model_attributes_type": "must be a JSON object",
+    "string_too_short": "is too short",
+    "string_too_long": "is too long",
+}
+
+# Pydantic error types, as our own stable codes (anything else is ``invalid_value``).
+PYDANTIC_CODES = {
+    "missing": "required",
+    "int_parsing": "invalid_integer",
+    "int_type": "invalid_integer",
+    "string_type": "invalid_text",
+    "bool_parsing": "invalid_boolean",
+    "json_invalid": "invalid_json",
+    "dict_type": "invalid_body",
+    "model_attributes_type": "invalid_body",
+    "list_type": "invalid_list",
+    "greater_than_equal": "number_too_small",
+    "less_than_equal": "number_too_large",
+    "enum": "invalid_choice",
+    "literal_error": "invalid_choice",
+    "string_too_short": "text_too_short",
+    "string_too_long": "text_too_long",
 }
 
 
@@ -64,15 +85,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError):
         errors = []
         for err in exc.errors():
+            kind = err.get("type", "")
             loc = [
                 str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")
             ]
-            field = ".".join(loc) or "body"
-            words = PYDANTIC_MESSAGES.get(err.get("type", ""), "is invalid")
+            # A JSON syntax error's location is a character offset, not a field.
+            field = "body" if kind == "json_invalid" else ".".join(loc) or "body"
+            words = PYDANTIC_MESSAGES.get(kind, "is invalid")
             errors.append(
                 {
                     "field": field,
-                    "code": "invalid_" + err.get("type", "value"),
+                    "code": PYDANTIC_CODES.get(kind, "invalid_value"),
                     "message": f"{field} {words}",
                 }
             )
@@ -91,5 +114,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        logger.exception("unhandled error", extra={"path": request.url.path})
+        logger.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
         return error_response(500, "internal_error", "an unexpected error occurred; it was logged")

@@ -138,17 +138,17 @@ def _specialise(operation: dict[str, Any], obj: ObjectDef, method: str, path: st
     op["tags"] = [obj.name]
     op["parameters"] = [p for p in op.get("parameters", []) if p.get("name") != "object_name"]
     record = _ref(_model_name(obj, "Record"))
-    if "requestBody" in op and method in ("post", "patch") and not path.endswith("/bulk"):
-        model = _model_name(obj, "Create" if method == "post" else "Update")
-        if not path.endswith("/restore"):
-            op["requestBody"]["content"] = {"application/json": {"schema": _ref(model)}}
+    one_record = path.endswith(("{record_id}", "{record_id}/restore"))
+    body_model = None
+    if method == "post" and path == RECORD_PREFIX:
+        body_model = _model_name(obj, "Create")
+    elif method == "patch" and path.endswith("{record_id}"):
+        body_model = _model_name(obj, "Update")
+    if body_model and "requestBody" in op:
+        op["requestBody"]["content"] = {"application/json": {"schema": _ref(body_model)}}
     responses = op.setdefault("responses", {})
     for status in ("200", "201"):
-        if (
-            status in responses
-            and path.endswith(("{record_id}", "/restore"))
-            or (status == "201" and status in responses)
-        ):
+        if status in responses and (body_model or (one_record and method != "delete")):
             responses[status]["content"] = {"application/json": {"schema": record}}
     if path == RECORD_PREFIX and method == "get":
         responses["200"]["content"] = {

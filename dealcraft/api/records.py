@@ -98,10 +98,15 @@ def bulk_create(
 def get_record(
     object_name: str,
     record_id: int,
+    unmask: str | None = Query(
+        None, description="comma-separated masked fields to show in full (needs a purpose)"
+    ),
     principal: Principal = Depends(get_principal),
     workspace: Workspace = Depends(get_workspace),
 ):
-    record = workspace.records.get(principal, object_name, record_id)
+    """One record. Unmasking needs ``X-Dealcraft-Purpose`` and is audited."""
+    names = [n.strip() for n in (unmask or "").split(",") if n.strip()]
+    record = workspace.records.get(principal, object_name, record_id, unmask=names)
     return JSONResponse(record, headers={"ETag": etag(record)})
 
 

@@ -15,7 +15,7 @@ import random
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,6 +24,9 @@ from sqlalchemy.engine import Connection, Engine
 from dealcraft.audit import chain
 from dealcraft.audit.tables import entries, heads
 from dealcraft.errors import DealcraftError, InvalidInput
+
+if TYPE_CHECKING:
+    from dealcraft.audit.verify import VerifyResult
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,19 @@ SHARD_INFO_KEY = "dealcraft.audit.shard"
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.]*$")
 _LIMITS = {"category": 31, "action": 63, "object_name": 63, "purpose": 63}
+
+# The three statements of every append, built once: record() is on every write's path.
+_LOCK = (
+    sa.select(heads.c.seq, heads.c.hash)
+    .where(heads.c.shard == sa.bindparam("shard_"))
+    .with_for_update()
+)
+_INSERT = entries.insert()
+_ADVANCE = (
+    heads.update()
+    .where(heads.c.shard == sa.bindparam("shard_"))
+    .values(seq=sa.bindparam("seq_"), hash=sa.bindparam("hash_"))
+)
 
 # Successive connections get successive shards; the random start spreads processes apart.
 _next_shard = itertools.count(random.randrange(1 << 16))
@@ -52,7 +68,7 @@ def utcnow() -> datetime:
 
 
 class AuditLog:
-    """The tamper-evident audit trail: ``record`` inside a write, ``verify``, ``purge``, ``query``."""
+    """The tamper-evident audit trail: ``record`` in a write, ``verify``, ``purge``, ``query``."""
 
     def __init__(self, shards: int = DEFAULT_SHARDS) -> None:
         if not 1 <= shards <= 1024:
@@ -115,17 +131,22 @@ class AuditLog:
                 item["purpose"],
                 item["data"],
             )
-            digest = chain.entry_hash(
-                shard, seq, prev, at, item["category"], item["action"], body
-            )
+            digest = chain.entry_hash(shard, seq, prev, at, item["category"], item["action"], body)
             rows.append(
-                {**item, "shard": shard, "seq": seq, "at": at, "body_hash": body,
-                 "prev_hash": prev, "hash": digest}
+                {
+                    **item,
+                    "shard": shard,
+                    "seq": seq,
+                    "at": at,
+                    "body_hash": body,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
             )
             prev = digest
 
-        conn.execute(entries.insert(), rows)
-        conn.execute(heads.update().where(heads.c.shard == shard).values(seq=seq, hash=prev))
+        conn.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
+        conn.execute(_ADVANCE, {"shard_": shard, "seq_": seq, "hash_": prev})
 
     def _shard_for(self, conn: Connection) -> int:
         shard = conn.info.get(SHARD_INFO_KEY)
@@ -135,13 +156,10 @@ class AuditLog:
         return shard
 
     def _lock_head(self, conn: Connection, shard: int) -> tuple[int, str]:
-        query = (
-            sa.select(heads.c.seq, heads.c.hash).where(heads.c.shard == shard).with_for_update()
-        )
-        row = conn.execute(query).first()
+        row = conn.execute(_LOCK, {"shard_": shard}).first()
         if row is None:
             self._create_head(conn, shard)
-            row = conn.execute(query).one()
+            row = conn.execute(_LOCK, {"shard_": shard}).one()
         return int(row.seq), str(row.hash)
 
     def _create_head(self, conn: Connection, shard: int) -> None:
@@ -227,7 +245,10 @@ class AuditLog:
         ]
 
     # Checking and retention (see verify.py and retention.py) ----------------------------
-    def verify(self, engine: Engine, *, checkpoint: Sequence[Mapping[str, Any]] | None = None):
+    def verify(
+        self, engine: Engine, *, checkpoint: Sequence[Mapping[str, Any]] | None = None
+    ) -> VerifyResult:
+        """See ``dealcraft.audit.verify.verify``."""
         from dealcraft.audit.verify import verify
 
         return verify(engine, shards=self.shards, checkpoint=checkpoint)
@@ -294,8 +315,7 @@ def _check_entry(item: Mapping[str, Any]) -> dict[str, Any]:
         value = entry[key]
         if value is not None and (not isinstance(value, str) or len(value) > _LIMITS[key]):
             raise InvalidInput(
-                f"audit {key} must be a string of at most {_LIMITS[key]} characters; "
-                f"got {value!r}",
+                f"audit {key} must be a string of at most {_LIMITS[key]} characters; got {value!r}",
                 code="invalid_audit_entry",
                 details={"field": key, "value": str(value)},
             )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -156,15 +156,15 @@ def _merge_cutoffs(
     return merged
 
 
-def _compact(conn: Connection, head: Mapping[str, object]) -> tuple[int, str, int]:
+def _compact(conn: Connection, head: Mapping[str, Any]) -> tuple[int, str, int]:
     """Delete the tombstones a shard's chain starts with; returns the new anchor."""
     e = entries.c
     shard = head["shard"]
-    anchor_seq, anchor_hash = int(head["anchor_seq"]), str(head["anchor_hash"])  # type: ignore[call-overload]
+    anchor_seq, anchor_hash = int(head["anchor_seq"]), str(head["anchor_hash"])
     first_live = conn.execute(
         sa.select(sa.func.min(e.seq)).where(e.shard == shard, e.purged_at.is_(None))
     ).scalar()
-    end = int(first_live) - 1 if first_live is not None else int(head["seq"])  # type: ignore[call-overload]
+    end = int(first_live) - 1 if first_live is not None else int(head["seq"])
     if end <= anchor_seq:
         return anchor_seq, anchor_hash, 0
     end_hash = conn.execute(sa.select(e.hash).where(e.shard == shard, e.seq == end)).scalar_one()

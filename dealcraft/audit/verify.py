@@ -79,9 +79,7 @@ def verify(
     heads after the checkpoint is caught too.
     """
     with _snapshot(engine) as conn:
-        head_rows = {
-            r["shard"]: r for r in conn.execute(sa.select(heads)).mappings().all()
-        }
+        head_rows = {r["shard"]: r for r in conn.execute(sa.select(heads)).mappings().all()}
         cutoffs, anchors, problems = _purge_state(conn)
         wanted = {(int(c["shard"]), int(c["seq"])): str(c["hash"]) for c in checkpoint or ()}
 
@@ -103,8 +101,11 @@ def verify(
             want = wanted.pop((row["shard"], row["seq"]), None)
             if want is not None and want != row["hash"]:
                 problems.append(
-                    _entry_problem(row, "the entry differs from the checkpoint taken earlier: "
-                                   "the chain was rewritten after it")
+                    _entry_problem(
+                        row,
+                        "the entry differs from the checkpoint taken earlier: "
+                        "the chain was rewritten after it",
+                    )
                 )
         if walk is not None:
             problems += _finish(walk)
@@ -207,22 +208,26 @@ def _check_entry(
         return _entry_problem(row, f"shard {shard} has no head row: inserted or head deleted")
     if seq > walk.head["seq"]:
         return _entry_problem(
-            row, f"the entry is beyond the head of shard {shard} (seq {walk.head['seq']}): "
-            "inserted, or the head was rolled back"
+            row,
+            f"the entry is beyond the head of shard {shard} (seq {walk.head['seq']}): "
+            "inserted, or the head was rolled back",
         )
     if seq < walk.expected_seq:
         return _entry_problem(
             row, f"the entry is before the anchor of shard {shard} (seq {walk.expected_seq - 1})"
         )
     if seq > walk.expected_seq:
-        missing = walk.expected_seq if seq == walk.expected_seq + 1 else (
-            f"{walk.expected_seq}-{seq - 1}"
+        missing = (
+            walk.expected_seq
+            if seq == walk.expected_seq + 1
+            else (f"{walk.expected_seq}-{seq - 1}")
         )
         return _entry_problem(row, f"entry seq {missing} of shard {shard} is missing: deleted")
     if row["prev_hash"] != walk.prev_hash:
         return _entry_problem(
-            row, f"prev_hash does not match the hash of entry seq {seq - 1}: "
-            "inserted, reordered or the previous entry was edited"
+            row,
+            f"prev_hash does not match the hash of entry seq {seq - 1}: "
+            "inserted, reordered or the previous entry was edited",
         )
     if walk.last_id is not None and row["id"] <= walk.last_id:
         return _entry_problem(row, "the entry's id is out of chain order: rows were reordered")
@@ -245,8 +250,9 @@ def _check_entry(
         cutoff = cutoffs.get(row["category"])
         if cutoff is None or row["at"] >= cutoff:
             return _entry_problem(
-                row, f"the entry's content was removed, but no purge of category "
-                f"{row['category']!r} covers {chain.format_at(row['at'])}"
+                row,
+                f"the entry's content was removed, but no purge of category "
+                f"{row['category']!r} covers {chain.format_at(row['at'])}",
             )
 
     walk.expected_seq = seq + 1
@@ -266,7 +272,8 @@ def _finish(walk: _Chain) -> list[_Problem]:
     if head_seq > last:
         return [
             _head_problem(
-                walk.shard, last + 1,
+                walk.shard,
+                last + 1,
                 f"the chain of shard {walk.shard} ends at seq {last} but its head is at seq "
                 f"{head_seq}: entries at the tail were deleted",
             )
@@ -274,7 +281,8 @@ def _finish(walk: _Chain) -> list[_Problem]:
     if head_hash != walk.prev_hash:
         return [
             _head_problem(
-                walk.shard, head_seq,
+                walk.shard,
+                head_seq,
                 f"the head of shard {walk.shard} does not match its last entry: head edited",
             )
         ]
@@ -292,7 +300,8 @@ def _check_unseen_checkpoint(
         return []
     return [
         _head_problem(
-            shard, seq,
+            shard,
+            seq,
             f"entry seq {seq} of shard {shard}, present at the checkpoint, is gone",
         )
     ]

@@ -110,6 +110,5 @@ files = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
-# The audit trail defines its tables on this metadata; import them so Alembic sees them.
-import dealcraft.audit.tables  # noqa: E402, F401
 import dealcraft.access.tables  # noqa: E402,F401  (registers the access tables)
+import dealcraft.audit.tables  # noqa: E402,F401  (registers the audit trail's tables)

@@ -36,12 +36,12 @@ SCALES: dict[str, Scale] = {
     "medium": Scale(
         "medium",
         accounts=5_000,
-        leads=5_000,
-        opportunities=25_000,
-        activities=50_000,
-        tasks=3_000,
+        leads=3_000,
+        opportunities=20_000,
+        activities=25_000,
+        tasks=2_000,
         teams_per_region=2,
-        reps_per_team=3,
+        reps_per_team=2,
     ),
     "large": Scale(
         "large",

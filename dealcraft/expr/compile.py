@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.elements import Grouping
 
 from . import nodes as n
 from . import sqlfuncs
@@ -115,7 +116,7 @@ class _Compiler:
         return value
 
     def unary(self, node: n.Unary) -> Sql:
-        return _UNARY[node.op](self.visit(node.operand))
+        return _UNARY[node.op](Grouping(self.visit(node.operand)))
 
     def binary(self, node: n.Binary) -> Sql:
         left, right = self.visit(node.left), self.visit(node.right)
@@ -157,7 +158,9 @@ class _Compiler:
         return sqlfuncs.like_plain(self.visit(node.operand), self.visit(node.pattern))
 
     def is_null(self, node: n.IsNull) -> Sql:
-        return self.visit(node.operand).is_(None)
+        # Explicit parentheses: SQLAlchemy renders "NOT x IS NULL" and "a = b IS NULL", which
+        # the backends group differently from what was written
+        return Grouping(self.visit(node.operand)).is_(None)
 
     def call(self, node: n.Call) -> Sql:
         args = [self.visit(arg) for arg in node.args]

@@ -80,7 +80,8 @@ def decode_cursor(cursor: str, sort: str, n_keys: int) -> tuple[list[Any], int]:
         same_sort = payload["s"] == sort
     except (ValueError, KeyError, TypeError) as e:
         raise InvalidInput(
-            "the cursor is not one this API issued", code="invalid_cursor",
+            "the cursor is not one this API issued",
+            code="invalid_cursor",
             details={"field": "cursor"},
         ) from e
     if not same_sort or len(values) != n_keys:
@@ -92,7 +93,9 @@ def decode_cursor(cursor: str, sort: str, n_keys: int) -> tuple[list[Any], int]:
     return values, last_id
 
 
-def after_condition(columns: list[tuple[SortKey, Any]], values: list[Any], last_id: int, id_column: Any) -> Any:
+def after_condition(
+    columns: list[tuple[SortKey, Any]], values: list[Any], last_id: int, id_column: Any
+) -> Any:
     """Rows strictly after (values, last_id) in the order built by ``order_clauses``."""
     terms = []
     equal_so_far: list[Any] = []
@@ -102,9 +105,11 @@ def after_condition(columns: list[tuple[SortKey, Any]], values: list[Any], last_
             after = column.is_not(None) if key.descending else sa.false()
             same = column.is_(None)
         else:
-            bound = sa.literal(value, type_=column.type) if not isinstance(
-                column.type, sa.types.NullType
-            ) else sa.literal(value)
+            bound = (
+                sa.literal(value, type_=column.type)
+                if not isinstance(column.type, sa.types.NullType)
+                else sa.literal(value)
+            )
             after = (column < bound) if key.descending else sa.or_(column > bound, column.is_(None))
             same = column == bound
         terms.append(sa.and_(*equal_so_far, after))

@@ -1,8 +1,10 @@
 """The record service: the one gate for every read and write of records.
 
-Every call takes a principal. The access policy is applied inside the SQL built here (row
-scope as a WHERE clause, operations and fields checked before any statement), and every
-write stores the row, its field history and an outbox event in one transaction.
+Every call takes a principal. The access policy is applied inside the SQL built here: the
+row scope is a WHERE clause (and every other object a query touches is read through its own
+scope), unreadable fields are left out of the SELECT, masked ones are masked as they are
+serialised. Every write stores the row, its field history, its audit entry and an outbox
+event in one transaction; events are handed on only after it commits.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from dealcraft import expr
+from dealcraft.access.masking import mask_value
 from dealcraft.access.policy import AccessPolicy, BaselinePolicy
 from dealcraft.access.principal import Principal
 from dealcraft.db import system
 from dealcraft.db.tx import write_transaction
 from dealcraft.errors import (
+    DealcraftError,
     FieldError,
+    Forbidden,
     InvalidInput,
     NotFound,
     ValidationFailed,
@@ -35,6 +40,7 @@ from dealcraft.records.cursor import (
     order_clauses,
     parse_sort,
 )
+from dealcraft.records.scoping import ScopedSchema
 from dealcraft.schema.model import SYSTEM_COLUMNS, FieldDef, ObjectDef
 from dealcraft.schema.registry import SYSTEM_REFS, SchemaRegistry, SchemaView
 from dealcraft.schema.service import utcnow
@@ -107,6 +113,12 @@ def _record_not_found(obj: ObjectDef, record_id: Any) -> NotFound:
     )
 
 
+class ScopeViolation(Forbidden):
+    """A write would put a record where its writer could not see it."""
+
+    code = "scope_violation"
+
+
 class RecordService:
     def __init__(
         self,
@@ -114,11 +126,13 @@ class RecordService:
         registry: SchemaRegistry,
         policy: AccessPolicy | None = None,
         after_commit: Callable[[list[dict[str, Any]]], None] | None = None,
+        audit: Any = None,
     ) -> None:
         self.engine = engine
         self.registry = registry
         self.policy: AccessPolicy = policy or BaselinePolicy()
         self.after_commit = after_commit
+        self.audit = audit
 
     # Reading ----------------------------------------------------------------------------
     def get(
@@ -128,11 +142,14 @@ class RecordService:
         record_id: int,
         *,
         include_deleted: bool = False,
+        unmask: Iterable[str] = (),
         conn: Connection | None = None,
     ) -> dict[str, Any]:
-        view, obj = self._resolve(principal, object_name, "read")
-        table = view.tables[obj.name]
-        query = self._select(view, principal, obj, table).where(table.c.id == record_id)
+        """One record. ``unmask`` names masked fields to show in full (needs a purpose)."""
+        scoped, obj = self._resolve(principal, object_name, "read")
+        unmasked = self._check_unmask(scoped, obj, set(unmask))
+        table = scoped.view.tables[obj.name]
+        query = self._select(scoped, obj, table).where(table.c.id == record_id)
         if not include_deleted:
             query = query.where(table.c.deleted_at.is_(None))
         if conn is not None:
@@ -142,7 +159,11 @@ class RecordService:
                 row = c.execute(query).mappings().first()
         if row is None:
             raise _record_not_found(obj, record_id)
-        return self._serialise(principal, obj, row)
+        if unmasked and conn is None:
+            self._audit_now(
+                principal, "record.unmask", obj, record_id, {"fields": sorted(unmasked)}
+            )
+        return self._serialise(scoped, obj, row, unmasked)
 
     def list(
         self,
@@ -154,22 +175,26 @@ class RecordService:
         limit: int = 50,
         cursor: str | None = None,
         params: Mapping[str, Any] | None = None,
+        operation: str = "read",
     ) -> Page:
-        view, obj = self._resolve(principal, object_name, "read")
+        """A page of records; ``operation="export"`` also requires the export grant."""
+        scoped, obj = self._resolve(principal, object_name, "read")
+        if operation != "read":
+            self._check(principal, obj, operation)
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(
                 f"limit must be between 1 and {MAX_LIMIT}, got {limit}",
                 code="invalid_limit",
                 details={"field": "limit", "value": limit},
             )
-        table = view.tables[obj.name]
-        query = self._select(view, principal, obj, table).where(table.c.deleted_at.is_(None))
+        table = scoped.view.tables[obj.name]
+        query = self._select(scoped, obj, table).where(table.c.deleted_at.is_(None))
         if where:
-            query = query.where(self._condition(view, principal, obj, table, where, params))
+            query = query.where(self._condition(scoped, obj, table, where, params))
 
         # Order by the requested keys, then id, and continue after the cursor's row.
         keys = parse_sort(sort)
-        columns = [(key, self._sort_column(view, principal, obj, table, key)) for key in keys]
+        columns = [(key, self._sort_column(scoped, obj, table, key)) for key in keys]
         sort_text = ",".join(("-" if k.descending else "") + k.name for k in keys)
         if cursor:
             values, last_id = decode_cursor(cursor, sort_text, len(keys))
@@ -187,32 +212,40 @@ class RecordService:
             next_cursor = encode_cursor(
                 sort_text, [last[f"__sort{i}"] for i in range(len(keys))], last["id"]
             )
-        return Page([self._serialise(principal, obj, row) for row in rows], next_cursor)
+        return Page([self._serialise(scoped, obj, row) for row in rows], next_cursor)
 
     def count(
-        self, principal: Principal, object_name: str, *, where: str | None = None
+        self,
+        principal: Principal,
+        object_name: str,
+        *,
+        where: str | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> int:
-        view, obj = self._resolve(principal, object_name, "read")
-        table = view.tables[obj.name]
+        scoped, obj = self._resolve(principal, object_name, "read")
+        table = scoped.view.tables[obj.name]
         query = sa.select(sa.func.count()).select_from(table).where(table.c.deleted_at.is_(None))
-        scope = self._scope(view, principal, obj, table)
+        scope = scoped.row_scope(obj.name, table)
         if scope is not None:
             query = query.where(scope)
         if where:
-            query = query.where(self._condition(view, principal, obj, table, where, None))
+            query = query.where(self._condition(scoped, obj, table, where, params))
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
 
     def history(self, principal: Principal, object_name: str, record_id: int) -> list[dict]:
-        """A record's field history, oldest first; needs read access to the record."""
-        self.get(principal, object_name, record_id, include_deleted=True)
-        view, obj = self._resolve(principal, object_name, "read")
-        readable = {
-            key
-            for f in obj.fields
-            if self.policy.readable(principal, f)
-            for key in handler_for(f.type).keys(f)
-        }
+        """A record's field history, oldest first; needs read access to the record.
+
+        A create entry shows the initial values: the stored row with every later change
+        undone (each field's first recorded old value).
+        """
+        current = self.get(principal, object_name, record_id, include_deleted=True)
+        scoped, obj = self._resolve(principal, object_name, "read")
+        visible: dict[str, FieldDef] = {}
+        for f in obj.fields:
+            if f.archived or scoped.readable(f):
+                for key in handler_for(f.type).keys(f):
+                    visible[key] = f
         h = system.history
         query = (
             sa.select(h)
@@ -221,19 +254,34 @@ class RecordService:
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
+
+        initial = {k: v for k, v in current.items() if k in visible}
+        for row in reversed(rows):
+            if row["operation"] == "update" and row["field"] in initial:
+                initial[row["field"]] = row["old_value"]
+
+        def shown(key: str | None, value: Any) -> Any:
+            f = visible.get(key) if key else None
+            if f is not None and scoped.masked(f):
+                return mask_value(f.type, value)
+            return value
+
         entries = []
         for row in rows:
-            if row["field"] is not None and row["field"] not in readable:
+            if row["field"] is not None and row["field"] not in visible:
                 continue
             new_value = row["new_value"]
-            if row["field"] is None and isinstance(new_value, dict):
-                new_value = {k: v for k, v in new_value.items() if k in readable}
+            if row["operation"] == "create":
+                stored = new_value if isinstance(new_value, dict) else initial
+                new_value = {k: shown(k, v) for k, v in stored.items() if k in visible}
+            else:
+                new_value = shown(row["field"], new_value)
             entries.append(
                 {
                     "id": row["id"],
                     "operation": row["operation"],
                     "field": row["field"],
-                    "old_value": row["old_value"],
+                    "old_value": shown(row["field"], row["old_value"]),
                     "new_value": new_value,
                     "version": row["version"],
                     "changed_by": row["changed_by"],
@@ -246,12 +294,13 @@ class RecordService:
     def create(
         self, principal: Principal, object_name: str, data: Mapping[str, Any]
     ) -> dict[str, Any]:
-        view, obj = self._resolve(principal, object_name, "create")
-        values = self._prepare(view, principal, obj, data, creating=True)
+        scoped, obj = self._resolve(principal, object_name, "create")
+        values = self._prepare(scoped, obj, data, creating=True)
         events: list[dict[str, Any]] = []
         with write_transaction(self.engine) as conn:
-            self._check_references(conn, view, obj, [values])
-            record_id = self._insert(conn, principal, view, obj, values, events)
+            self._check_references(conn, scoped, obj, [values])
+            record_id = self._insert_many(conn, principal, scoped, obj, [values], events)[0]
+            self._check_in_scope(conn, scoped, obj, [record_id], "create")
             record = self.get(principal, obj.name, record_id, conn=conn)
         self._emit(events)
         return record
@@ -265,17 +314,18 @@ class RecordService:
         *,
         expected_version: int | None = None,
     ) -> dict[str, Any]:
-        view, obj = self._resolve(principal, object_name, "update")
+        scoped, obj = self._resolve(principal, object_name, "update")
         data = dict(data)
         if "version" in data:
             body_version = data.pop("version")
             if expected_version is None:
                 expected_version = body_version
-        values = self._prepare(view, principal, obj, data, creating=False)
+        values = self._prepare(scoped, obj, data, creating=False)
         events: list[dict[str, Any]] = []
         with write_transaction(self.engine) as conn:
-            self._check_references(conn, view, obj, [values])
-            self._update(conn, principal, view, obj, record_id, values, expected_version, events)
+            self._check_references(conn, scoped, obj, [values])
+            self._update(conn, principal, scoped, obj, record_id, values, expected_version, events)
+            self._check_in_scope(conn, scoped, obj, [record_id], "update")
             record = self.get(principal, obj.name, record_id, conn=conn)
         self._emit(events)
         return record
@@ -311,8 +361,8 @@ class RecordService:
         All-or-nothing unless ``skip_bad_rows``: a bad row raises ImportRejected and nothing
         is written. ``progress`` is called with the number of rows handled so far.
         """
-        view, obj = self._resolve(principal, object_name, "import")
-        self.policy.check_operation(principal, obj, "create")
+        scoped, obj = self._resolve(principal, object_name, "import")
+        self._check(principal, obj, "create")
         key_field = self._key_field(obj, key)
         result = BulkResult()
 
@@ -320,11 +370,12 @@ class RecordService:
         prepared: list[tuple[int, dict[str, Any]]] = []
         # Per row number, the columns filled from defaults: an upsert leaves those alone.
         defaults: dict[int, set[str]] = {}
+        plan = self._write_plan(scoped, obj)
         for number, data in enumerate(rows, start=1):
             try:
                 defaults[number] = set()
                 values = self._prepare(
-                    view, principal, obj, data, creating=True, defaulted=defaults[number]
+                    scoped, obj, data, creating=True, defaulted=defaults[number], plan=plan
                 )
                 prepared.append((number, values))
             except ValidationFailed as e:
@@ -337,7 +388,7 @@ class RecordService:
         events: list[dict[str, Any]] = []
         with write_transaction(self.engine) as conn:
             bad_refs = self._check_references(
-                conn, view, obj, [v for _, v in prepared], collect=True
+                conn, scoped, obj, [v for _, v in prepared], collect=True
             )
             if bad_refs:
                 rejected = [
@@ -353,15 +404,16 @@ class RecordService:
             # With a key, rows matching an existing record update it instead.
             existing: dict[Any, int] = {}
             if key_field is not None:
-                existing = self._existing_keys(conn, view, obj, key_field, prepared)
+                existing = self._existing_keys(conn, scoped, obj, key_field, prepared)
             inserts: list[dict[str, Any]] = []
             done = 0
             for number, values in prepared:
                 match = existing.get(values.get(key_field)) if key_field else None
                 if match is not None:
                     given = {c: v for c, v in values.items() if c not in defaults[number]}
-                    changed = self._update(conn, principal, view, obj, match, given, None, events)
+                    changed = self._update(conn, principal, scoped, obj, match, given, None, events)
                     if changed:
+                        self._check_in_scope(conn, scoped, obj, [match], "import")
                         result.updated += 1
                     else:
                         result.unchanged += 1
@@ -369,83 +421,131 @@ class RecordService:
                     inserts.append(values)
                 done += 1
                 if len(inserts) >= batch_size:
-                    result.ids += self._insert_many(conn, principal, view, obj, inserts, events)
+                    result.ids += self._insert_batch(conn, principal, scoped, obj, inserts, events)
                     inserts = []
                     if progress:
                         progress(done)
             if inserts:
-                result.ids += self._insert_many(conn, principal, view, obj, inserts, events)
+                result.ids += self._insert_batch(conn, principal, scoped, obj, inserts, events)
             if progress:
                 progress(done)
             result.created = len(result.ids)
         self._emit(events)
         return result
 
-    # Internals: resolution and SQL -----------------------------------------------------
-    def _resolve(self, principal: Principal, object_name: str, operation: str) -> tuple[SchemaView, ObjectDef]:
+    # Internals: authorisation ------------------------------------------------------------
+    def _resolve(
+        self, principal: Principal, object_name: str, operation: str
+    ) -> tuple[ScopedSchema, ObjectDef]:
         view = self.registry.view()
         obj = view.objects.get(object_name)
         if obj is None:
             raise _object_not_found(object_name)
-        self.policy.check_operation(principal, obj, operation)
-        return view, obj
+        self._check(principal, obj, operation)
+        return ScopedSchema(view, self.policy, principal), obj
 
-    def _readable_fields(self, principal: Principal, obj: ObjectDef) -> list[FieldDef]:
-        return [f for f in obj.active_fields if self.policy.readable(principal, f)]
+    def _check(self, principal: Principal, obj: ObjectDef, operation: str) -> None:
+        try:
+            self.policy.check_operation(principal, obj, operation)
+        except Forbidden as e:
+            self._audit_now(
+                principal,
+                "access.denied",
+                obj,
+                None,
+                {"operation": operation, "code": e.code},
+                category="access",
+            )
+            raise
 
-    def _select(self, view: SchemaView, principal: Principal, obj: ObjectDef, table: sa.Table) -> sa.Select:
+    def _check_unmask(self, scoped: ScopedSchema, obj: ObjectDef, names: set[str]) -> set[str]:
+        if not names:
+            return set()
+        principal = scoped.principal
+        if not principal.purposes:
+            raise InvalidInput(
+                "unmasking a value needs a declared purpose (X-Dealcraft-Purpose)",
+                code="purpose_required",
+                details={"field": "unmask"},
+            )
+        for name in names:
+            f = obj.field(name)
+            if f is None or not scoped.readable(f):
+                raise InvalidInput(
+                    f"{obj.name} has no field {name!r} to unmask",
+                    code="unknown_field",
+                    details={"field": "unmask", "token": name},
+                )
+        return {n for n in names if scoped.masked(obj.field(n))}  # type: ignore[arg-type]
+
+    def _check_in_scope(
+        self, conn: Connection, scoped: ScopedSchema, obj: ObjectDef, ids: list[int], op: str
+    ) -> None:
+        """Check semantics: a write may not leave a record outside its writer's scope."""
+        table = scoped.view.tables[obj.name]
+        scope = scoped.row_scope(obj.name, table)
+        if scope is None or not ids:
+            return
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            seen = set(
+                conn.execute(sa.select(table.c.id).where(table.c.id.in_(chunk), scope)).scalars()
+            )
+            outside = [i for i in chunk if i not in seen]
+            if outside:
+                raise ScopeViolation(
+                    f"this {op} would put {obj.name} {outside[0]} outside the records you may "
+                    "work with; check its owner, region or account",
+                    details={"object": obj.name, "id": outside[0], "operation": op},
+                )
+
+    # Internals: SQL -----------------------------------------------------------------------
+    def _select(self, scoped: ScopedSchema, obj: ObjectDef, table: sa.Table) -> sa.Select:
         columns: list[Any] = [table.c[name] for name in SYSTEM_COLUMNS]
         columns.append(table.c.deleted_at)
-        for f in self._readable_fields(principal, obj):
+        for f in scoped.readable_fields(obj):
             handler = handler_for(f.type)
             if handler.stored:
-                columns.extend(table.c[c.name] for c in handler.columns(f))
+                columns.extend(table.c[c] for c in scoped.view.column_names(f))
             else:
-                columns.append(handler.sql(f, f.name, table, view).label(f.name))
+                columns.append(handler.sql(f, f.name, table, scoped).label(f.name))
         query = sa.select(*columns)
-        scope = self._scope(view, principal, obj, table)
+        scope = scoped.row_scope(obj.name, table)
         if scope is not None:
             query = query.where(scope)
         return query
 
-    def _scope(self, view: SchemaView, principal: Principal, obj: ObjectDef, table: sa.Table) -> Any:
-        scope = self.policy.row_scope(principal, obj)
-        if scope is None:
-            return None
-        params = principal.expression_params()
-        checked = expr.check(scope, view, obj.name, params)
-        return expr.to_sql(checked, view, table, params)
-
     def _condition(
         self,
-        view: SchemaView,
-        principal: Principal,
+        scoped: ScopedSchema,
         obj: ObjectDef,
         table: sa.Table,
         where: str,
         params: Mapping[str, Any] | None,
     ) -> Any:
-        merged = {**(params or {}), **principal.expression_params()}
-        catalog = _PolicyCatalog(view, self.policy, principal)
+        merged = {**(params or {}), **scoped.principal.expression_params()}
         try:
-            checked = expr.check(where, catalog, obj.name, merged)
+            checked = expr.check(where, scoped, obj.name, merged)
         except expr.ExprError as e:
-            raise InvalidInput(e.message, code=e.code, details={"field": "where", **e.to_details()}) from e
+            raise InvalidInput(
+                e.message, code=e.code, details={"field": "where", **e.to_details()}
+            ) from e
         if checked.type not in (expr.ExprType.BOOLEAN, expr.ExprType.NULL):
             raise InvalidInput(
                 f"where must be a condition (true or false), not a {checked.type.name.lower()}",
                 code="expr_type_mismatch",
                 details={"field": "where", "expression": where, "position": 0},
             )
-        return expr.to_sql(checked, view, table, merged)
+        return expr.to_sql(checked, scoped, table, merged)
 
     def _sort_column(
-        self, view: SchemaView, principal: Principal, obj: ObjectDef, table: sa.Table, key: SortKey
+        self, scoped: ScopedSchema, obj: ObjectDef, table: sa.Table, key: SortKey
     ) -> Any:
         if key.name in SYSTEM_REFS:
             return table.c[key.name]
-        f = view.field_for_key(obj.name, key.name)
-        if f is None or not self.policy.readable(principal, f):
+        f = scoped.view.field_for_key(obj.name, key.name)
+        # Sorting by a hidden or masked field would leak its order: it does not exist here.
+        if f is None or not scoped.readable(f) or scoped.masked(f):
             raise InvalidInput(
                 f"cannot sort by {key.name!r}: no such field on {obj.name}",
                 code="invalid_sort",
@@ -457,9 +557,15 @@ class RecordService:
                 code="invalid_sort",
                 details={"field": "sort", "token": key.name},
             )
-        return view.column(obj.name, key.name, table)
+        return scoped.column(obj.name, key.name, table)
 
-    def _serialise(self, principal: Principal, obj: ObjectDef, row: Mapping[str, Any]) -> dict:
+    def _serialise(
+        self,
+        scoped: ScopedSchema,
+        obj: ObjectDef,
+        row: Mapping[str, Any],
+        unmasked: set[str] | frozenset[str] = frozenset(),
+    ) -> dict[str, Any]:
         record: dict[str, Any] = {
             "id": row["id"],
             "version": row["version"],
@@ -470,32 +576,48 @@ class RecordService:
         }
         if row["deleted_at"] is not None:
             record["deleted_at"] = _DT.dump(None, row["deleted_at"])  # type: ignore[arg-type]
-        for f in self._readable_fields(principal, obj):
-            record.update(handler_for(f.type).read(f, row))
+        for f in scoped.readable_fields(obj):
+            values = handler_for(f.type).read(f, row)
+            if f.name not in unmasked and scoped.masked(f):
+                values = {k: mask_value(f.type, v) for k, v in values.items()}
+            record.update(values)
         return record
 
     # Internals: validation ---------------------------------------------------------------
+    def _write_plan(
+        self, scoped: ScopedSchema, obj: ObjectDef
+    ) -> list[tuple[FieldDef, Any, tuple[str, ...], bool]]:
+        """Per active field: handler, JSON keys, and whether the principal may write it."""
+        return [
+            (
+                f,
+                handler_for(f.type),
+                handler_for(f.type).keys(f),
+                self.policy.writable(scoped.principal, f),
+            )
+            for f in obj.active_fields
+        ]
+
     def _prepare(
         self,
-        view: SchemaView,
-        principal: Principal,
+        scoped: ScopedSchema,
         obj: ObjectDef,
         data: Mapping[str, Any],
         *,
         creating: bool,
         defaulted: set[str] | None = None,
+        plan: list[tuple[FieldDef, Any, tuple[str, ...], bool]] | None = None,
     ) -> dict[str, Any]:
         """Column values from an API payload; every bad field is reported at once.
 
         The columns filled from field defaults (not from ``data``) are added to ``defaulted``.
         """
         if not isinstance(data, Mapping):
-            raise ValidationFailed([FieldError("body", "invalid_body", "a record is a JSON object")])
+            raise ValidationFailed(
+                [FieldError("body", "invalid_body", "a record is a JSON object")]
+            )
         errors: list[FieldError] = []
-        owners: dict[str, FieldDef] = {}
-        for f in obj.active_fields:
-            for key in handler_for(f.type).keys(f):
-                owners[key] = f
+        owners = scoped.view.json_keys(obj.name)
         for key in data:
             if key in owners:
                 continue
@@ -506,16 +628,16 @@ class RecordService:
                     FieldError(key, "unknown_field", f"{obj.name} has no field {key!r}", key)
                 )
         values: dict[str, Any] = {}
-        for f in obj.active_fields:
-            handler = handler_for(f.type)
-            present = any(k in data for k in handler.keys(f))
-            if present and not self.policy.writable(principal, f):
+        for f, handler, keys, writable in plan or self._write_plan(scoped, obj):
+            present = any(k in data for k in keys)
+            if present and not writable:
                 errors.append(FieldError(f.name, "read_only_field", f"{f.name} is read-only"))
                 continue
             try:
-                written = handler.write(f, data) if present else (
-                    handler.default(f) if creating else {}
-                )
+                if present:
+                    written = handler.write(f, data)
+                else:
+                    written = handler.default(f) if creating else {}
             except FieldError as e:
                 errors.append(e)
                 continue
@@ -534,13 +656,13 @@ class RecordService:
     def _check_references(
         self,
         conn: Connection,
-        view: SchemaView,
+        scoped: ScopedSchema,
         obj: ObjectDef,
         rows: list[dict[str, Any]],
         *,
         collect: bool = False,
     ) -> list[tuple[int, FieldError]]:
-        """Refuse references to records that do not exist (or are deleted)."""
+        """Refuse references to records that do not exist, are deleted, or are out of scope."""
         problems: list[tuple[int, FieldError]] = []
         for f in obj.active_fields:
             if f.type not in ("reference", "user"):
@@ -550,7 +672,8 @@ class RecordService:
             wanted = {r[column] for r in rows if r.get(column) is not None}
             if not wanted:
                 continue
-            target = view.tables[handler.target(f)]  # type: ignore[attr-defined]
+            target_name = handler.target(f)  # type: ignore[attr-defined]
+            target = scoped.table(target_name)
             found: set[int] = set()
             ids = sorted(wanted)
             for start in range(0, len(ids), 900):
@@ -568,7 +691,7 @@ class RecordService:
                     error = FieldError(
                         f.name,
                         "invalid_reference",
-                        f"{f.name}: no {handler.target(f)} with id {r[column]}",  # type: ignore[attr-defined]
+                        f"{f.name}: no {target_name} with id {r[column]}",
                         r[column],
                     )
                     if not collect:
@@ -590,60 +713,87 @@ class RecordService:
         return columns[0].name
 
     def _existing_keys(
-        self, conn: Connection, view: SchemaView, obj: ObjectDef, column: str, prepared: list
+        self, conn: Connection, scoped: ScopedSchema, obj: ObjectDef, column: str, prepared: list
     ) -> dict[Any, int]:
-        table = view.tables[obj.name]
+        table = scoped.view.tables[obj.name]
         wanted = sorted({v[column] for _, v in prepared if v.get(column) is not None}, key=str)
         found: dict[Any, int] = {}
+        scope = scoped.row_scope(obj.name, table)
         for start in range(0, len(wanted), 900):
             chunk = wanted[start : start + 900]
-            for row in conn.execute(
-                sa.select(table.c.id, table.c[column]).where(
-                    table.c[column].in_(chunk), table.c.deleted_at.is_(None)
-                )
-            ):
+            query = sa.select(table.c.id, table.c[column]).where(
+                table.c[column].in_(chunk), table.c.deleted_at.is_(None)
+            )
+            if scope is not None:
+                query = query.where(scope)
+            for row in conn.execute(query):
                 found.setdefault(row[1], row[0])
         return found
 
     # Internals: writes -------------------------------------------------------------------
-    def _insert(
+    def _insert_batch(
         self,
         conn: Connection,
         principal: Principal,
-        view: SchemaView,
+        scoped: ScopedSchema,
         obj: ObjectDef,
-        values: dict[str, Any],
+        rows: list[dict[str, Any]],
         events: list[dict[str, Any]],
-    ) -> int:
-        return self._insert_many(conn, principal, view, obj, [values], events)[0]
+    ) -> list[int]:
+        ids = self._insert_many(conn, principal, scoped, obj, rows, events)
+        self._check_in_scope(conn, scoped, obj, ids, "import")
+        return ids
+
+    def _allocate_ids(self, conn: Connection, table: sa.Table, n: int) -> list[int]:
+        """Ids for ``n`` new rows, so a batch inserts with one plain executemany.
+
+        On SQLite the transaction holds the write lock (BEGIN IMMEDIATE), so the next ids
+        after the current maximum are ours; on PostgreSQL they come from the id sequence.
+        """
+        if conn.dialect.name == "postgresql":
+            sequence = conn.execute(
+                sa.select(sa.func.pg_get_serial_sequence(table.name, "id"))
+            ).scalar()
+            return list(
+                conn.execute(
+                    sa.select(sa.func.nextval(sequence)).select_from(sa.func.generate_series(1, n))
+                ).scalars()
+            )
+        start = conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar()
+        return list(range(int(start) + 1, int(start) + 1 + n))
 
     def _insert_many(
         self,
         conn: Connection,
         principal: Principal,
-        view: SchemaView,
+        scoped: ScopedSchema,
         obj: ObjectDef,
         rows: list[dict[str, Any]],
         events: list[dict[str, Any]],
     ) -> list[int]:
-        """Insert rows with their history and outbox events. Assumes values are checked."""
-        table = view.tables[obj.name]
+        """Insert rows with their history, audit and outbox entries. Assumes checked values.
+
+        The create history entry stores no values: the row itself holds them, and later
+        updates record each old value, so ``history`` can show the initial state.
+        """
+        table = scoped.view.tables[obj.name]
         now = utcnow()
+        actor = principal.user_id
+        ids = self._allocate_ids(conn, table, len(rows))
         stamp = {
             "version": 1,
             "created_at": now,
             "updated_at": now,
-            "created_by": principal.user_id,
-            "updated_by": principal.user_id,
+            "created_by": actor,
+            "updated_by": actor,
         }
         # Every row gets every column so one executemany statement serves the batch.
         all_columns = sorted({c for r in rows for c in r})
-        full = [{**{c: r.get(c) for c in all_columns}, **stamp} for r in rows]
-        if len(full) == 1:
-            ids = [conn.execute(table.insert().values(full[0])).inserted_primary_key[0]]
-        else:
-            ids = list(conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), full).scalars())
-        snapshots = [self._snapshot(obj, r) for r in rows]
+        full = [
+            {**{c: r.get(c) for c in all_columns}, **stamp, "id": rid}
+            for rid, r in zip(ids, rows, strict=True)
+        ]
+        conn.execute(table.insert(), full)
         conn.execute(
             system.history.insert(),
             [
@@ -653,12 +803,12 @@ class RecordService:
                     "operation": "create",
                     "field": None,
                     "old_value": None,
-                    "new_value": snap,
+                    "new_value": None,
                     "version": 1,
-                    "changed_by": principal.user_id,
+                    "changed_by": actor,
                     "changed_at": now,
                 }
-                for rid, snap in zip(ids, snapshots, strict=True)
+                for rid in ids
             ],
         )
         new_events = [
@@ -666,21 +816,40 @@ class RecordService:
                 "event_type": "record.created",
                 "object_name": obj.name,
                 "record_id": rid,
-                "payload": {"values": snap},
-                "actor_id": principal.user_id,
+                "payload": {"version": 1},
+                "actor_id": actor,
                 "created_at": now,
             }
-            for rid, snap in zip(ids, snapshots, strict=True)
+            for rid in ids
         ]
         conn.execute(system.outbox.insert(), new_events)
         events.extend(new_events)
+        if self.audit is not None:
+            snapshots = (
+                [self._snapshot(scoped.view, obj, r) for r in rows] if len(rows) <= 1 else None
+            )
+            self.audit.record_many(
+                conn,
+                [
+                    {
+                        "action": "record.create",
+                        "category": "data",
+                        "actor_id": actor,
+                        "object_name": obj.name,
+                        "record_id": rid,
+                        "data": {"new": snapshots[i]} if snapshots else {"import": True},
+                        "purpose": _purpose(principal),
+                    }
+                    for i, rid in enumerate(ids)
+                ],
+            )
         return ids
 
     def _update(
         self,
         conn: Connection,
         principal: Principal,
-        view: SchemaView,
+        scoped: ScopedSchema,
         obj: ObjectDef,
         record_id: int,
         values: dict[str, Any],
@@ -688,24 +857,25 @@ class RecordService:
         events: list[dict[str, Any]],
     ) -> bool:
         """Apply changed values under optimistic concurrency. Returns whether anything changed."""
-        table = view.tables[obj.name]
+        table = scoped.view.tables[obj.name]
         query = sa.select(table).where(table.c.id == record_id, table.c.deleted_at.is_(None))
-        scope = self._scope(view, principal, obj, table)
+        scope = scoped.row_scope(obj.name, table)
         if scope is not None:
             query = query.where(scope)
         if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
+            query = query.with_for_update(of=table)
         current = conn.execute(query).mappings().first()
         if current is None:
             raise _record_not_found(obj, record_id)
         if expected_version is not None and int(expected_version) != current["version"]:
             raise self._conflict(obj, record_id, expected_version, current["version"])
 
-        before = self._snapshot(obj, current)
+        view = scoped.view
+        before = self._snapshot(view, obj, current)
         changed = {c: v for c, v in values.items() if current[c] != v}
         if not changed:
             return False
-        after = self._snapshot(obj, {**current, **changed})
+        after = self._snapshot(view, obj, {**current, **changed})
         now = utcnow()
         version = current["version"] + 1
         result = conn.execute(
@@ -744,6 +914,20 @@ class RecordService:
         }
         conn.execute(system.outbox.insert(), [event])
         events.append(event)
+        if self.audit is not None:
+            self.audit.record(
+                conn,
+                action="record.update",
+                category="data",
+                actor_id=principal.user_id,
+                object_name=obj.name,
+                record_id=record_id,
+                data={
+                    "old": {k: v[0] for k, v in diff.items()},
+                    "new": {k: v[1] for k, v in diff.items()},
+                },
+                purpose=_purpose(principal),
+            )
         return True
 
     def _set_deleted(
@@ -754,15 +938,15 @@ class RecordService:
         deleted: bool,
         expected_version: int | None,
     ) -> None:
-        view, obj = self._resolve(principal, object_name, "delete")
-        table = view.tables[obj.name]
+        scoped, obj = self._resolve(principal, object_name, "delete")
+        table = scoped.view.tables[obj.name]
         events: list[dict[str, Any]] = []
         with write_transaction(self.engine) as conn:
             query = sa.select(table.c.id, table.c.version).where(
                 table.c.id == record_id,
                 table.c.deleted_at.is_(None) if deleted else table.c.deleted_at.is_not(None),
             )
-            scope = self._scope(view, principal, obj, table)
+            scope = scoped.row_scope(obj.name, table)
             if scope is not None:
                 query = query.where(scope)
             current = conn.execute(query).first()
@@ -794,7 +978,7 @@ class RecordService:
                 )
             )
             event = {
-                "event_type": f"record.{operation}d" if deleted else "record.restored",
+                "event_type": "record.deleted" if deleted else "record.restored",
                 "object_name": obj.name,
                 "record_id": record_id,
                 "payload": {"version": version},
@@ -803,17 +987,24 @@ class RecordService:
             }
             conn.execute(system.outbox.insert(), [event])
             events.append(event)
+            if self.audit is not None:
+                self.audit.record(
+                    conn,
+                    action=f"record.{operation}",
+                    category="data",
+                    actor_id=principal.user_id,
+                    object_name=obj.name,
+                    record_id=record_id,
+                    data={"version": version},
+                    purpose=_purpose(principal),
+                )
         self._emit(events)
 
     @staticmethod
-    def _snapshot(obj: ObjectDef, row: Mapping[str, Any]) -> dict[str, Any]:
+    def _snapshot(view: SchemaView, obj: ObjectDef, row: Mapping[str, Any]) -> dict[str, Any]:
         """JSON values of the stored fields in ``row`` (for history and events)."""
         snap: dict[str, Any] = {}
-        for f in obj.active_fields:
-            handler = handler_for(f.type)
-            if not handler.stored:
-                continue
-            columns = [c.name for c in handler.columns(f)]
+        for f, handler, columns in view.stored_columns(obj.name):
             if any(c in row for c in columns):
                 snap.update(handler.read(f, row))
         return snap
@@ -826,25 +1017,39 @@ class RecordService:
             details={"object": obj.name, "id": record_id, "expected": expected, "current": actual},
         )
 
+    def _audit_now(
+        self,
+        principal: Principal,
+        action: str,
+        obj: ObjectDef,
+        record_id: int | None,
+        data: dict[str, Any],
+        category: str = "data",
+    ) -> None:
+        """An audit entry in its own transaction (reads and refusals write nothing else)."""
+        if self.audit is None or principal.is_system:
+            return
+        try:
+            with write_transaction(self.engine) as conn:
+                self.audit.record(
+                    conn,
+                    action=action,
+                    category=category,
+                    actor_id=principal.user_id,
+                    object_name=obj.name,
+                    record_id=record_id,
+                    data=data,
+                    purpose=_purpose(principal),
+                )
+        except DealcraftError:
+            logger.exception("audit entry not written", extra={"action": action})
+            raise
+
     def _emit(self, events: list[dict[str, Any]]) -> None:
         """Called only after commit: wake the dispatcher (the outbox row is the guarantee)."""
         if events and self.after_commit is not None:
             self.after_commit(events)
 
 
-class _PolicyCatalog:
-    """The schema as one principal may see it: unreadable fields do not exist in filters."""
-
-    def __init__(self, view: SchemaView, policy: AccessPolicy, principal: Principal) -> None:
-        self.view = view
-        self.policy = policy
-        self.principal = principal
-
-    def lookup(self, object_name: str, field_name: str) -> expr.FieldRef | None:
-        ref = self.view.lookup(object_name, field_name)
-        if ref is None or field_name in SYSTEM_REFS:
-            return ref
-        f = self.view.field_for_key(object_name, field_name)
-        if f is not None and not self.policy.readable(self.principal, f):
-            return None
-        return ref
+def _purpose(principal: Principal) -> str | None:
+    return next(iter(sorted(principal.purposes)), None)

@@ -379,9 +379,12 @@ def import_file(
     """Import a CSV or XLSX file into ``object_name`` with one ``bulk_create``.
 
     A blank cell leaves the field out of the row: a new record gets the field's default,
-    an existing one (matched on ``key``) keeps its value. With ``key``, a key value that
-    appears in more than one row is an error (``duplicate_key``) on every row after the
-    first. Rejected rows carry the file's data row number and column.
+    an existing one (matched on ``key``) keeps its value -- except a field with a default,
+    which is reset until ``bulk_create`` stops applying defaults to the rows it updates.
+    With ``key``, a key value that appears in more than one row is an error
+    (``duplicate_key``) on every row after the first; in all-or-nothing mode these are
+    reported alone, before the rows are validated. Rejected rows carry the file's data row
+    number and column.
     """
     obj = _object(records, principal, object_name, "import")
     path = Path(path)

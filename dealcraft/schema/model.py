@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -67,7 +68,7 @@ class ObjectDef:
     def label(self, language: str | None = None) -> str:
         return pick_label(self.labels, language, self.name)
 
-    @property
+    @cached_property
     def active_fields(self) -> tuple[FieldDef, ...]:
         return tuple(f for f in self.fields if not f.archived)
 

@@ -42,9 +42,7 @@ def table_name_for(object_name: str) -> str:
 def base_columns() -> list[sa.Column]:
     """The columns of every record table, before its fields."""
     return [
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("updated_at", sa.DateTime, nullable=False),
@@ -89,6 +87,10 @@ class SchemaView:
         # Built on first use: views are made for every step of a schema change.
         self.tables: Mapping[str, sa.Table] = _Tables(self)
         self._formulas: dict[tuple[str, str], expr.Checked] = {}
+        self._name_cache: dict[str, tuple[dict[str, FieldRef], dict[str, FieldDef]]] = {}
+        self._stored_cache: dict[str, list[tuple[FieldDef, Any, tuple[str, ...]]]] = {}
+        self._keys_cache: dict[str, dict[str, FieldDef]] = {}
+        self._column_cache: dict[tuple[str, str], tuple[str, ...]] = {}
 
     # Tables -----------------------------------------------------------------------------
     def _build_table(self, obj: ObjectDef) -> sa.Table:
@@ -113,18 +115,60 @@ class SchemaView:
             return None
         if field_name in SYSTEM_REFS:
             return SYSTEM_REFS[field_name]
-        for f in obj.active_fields:
-            refs = handler_for(f.type).expr_refs(f)
-            if field_name in refs:
-                return refs[field_name]
-        return None
+        return self._names(object_name)[0].get(field_name)
 
     def field_for_key(self, object_name: str, key: str) -> FieldDef | None:
         """The active field that owns expression name or JSON key ``key``."""
-        for f in self.objects[object_name].active_fields:
-            if key in handler_for(f.type).expr_refs(f) or key in handler_for(f.type).keys(f):
-                return f
-        return None
+        return self._names(object_name)[1].get(key)
+
+    def _names(self, object_name: str) -> tuple[dict[str, FieldRef], dict[str, FieldDef]]:
+        """Expression names and JSON keys of an object's active fields, computed once."""
+        cached = self._name_cache.get(object_name)
+        if cached is None:
+            refs: dict[str, FieldRef] = {}
+            owners: dict[str, FieldDef] = {}
+            for f in self.objects[object_name].active_fields:
+                handler = handler_for(f.type)
+                for name, ref in handler.expr_refs(f).items():
+                    refs[name] = ref
+                    owners[name] = f
+                for key in handler.keys(f):
+                    owners[key] = f
+            cached = self._name_cache[object_name] = (refs, owners)
+        return cached
+
+    def json_keys(self, object_name: str) -> dict[str, FieldDef]:
+        """The JSON keys a record of the object may carry, with the field owning each."""
+        cached = self._keys_cache.get(object_name)
+        if cached is None:
+            cached = {
+                key: f
+                for f in self.objects[object_name].active_fields
+                for key in handler_for(f.type).keys(f)
+            }
+            self._keys_cache[object_name] = cached
+        return cached
+
+    def column_names(self, f: FieldDef) -> tuple[str, ...]:
+        """The stored columns of a field, computed once per view."""
+        key = (f.object_name, f.name)
+        cached = self._column_cache.get(key)
+        if cached is None:
+            cached = tuple(c.name for c in handler_for(f.type).columns(f))
+            self._column_cache[key] = cached
+        return cached
+
+    def stored_columns(self, object_name: str) -> list[tuple[FieldDef, Any, tuple[str, ...]]]:
+        """(field, handler, column names) of the active stored fields, computed once."""
+        cached = self._stored_cache.get(object_name)
+        if cached is None:
+            cached = []
+            for f in self.objects[object_name].active_fields:
+                handler = handler_for(f.type)
+                if handler.stored:
+                    cached.append((f, handler, tuple(c.name for c in handler.columns(f))))
+            self._stored_cache[object_name] = cached
+        return cached
 
     # Expression language: binder ---------------------------------------------------------
     def table(self, object_name: str) -> sa.FromClause:
@@ -133,13 +177,15 @@ class SchemaView:
     def id_column(self, object_name: str, table: sa.FromClause) -> Any:
         return table.c.id
 
-    def column(self, object_name: str, field_name: str, table: sa.FromClause) -> Any:
+    def column(
+        self, object_name: str, field_name: str, table: sa.FromClause, binder: Any = None
+    ) -> Any:
         if field_name in SYSTEM_REFS:
             return table.c[field_name]
         f = self.field_for_key(object_name, field_name)
         if f is None:
             raise KeyError(f"{object_name}.{field_name}")
-        return handler_for(f.type).sql(f, field_name, table, self)
+        return handler_for(f.type).sql(f, field_name, table, binder or self)
 
     # Formulas ------------------------------------------------------------------------------
     def check_formula(self, f: FieldDef, expression: str) -> expr.Checked:
@@ -151,13 +197,14 @@ class SchemaView:
         self._refuse_cycle(f, self._dependencies(f.object_name, checked.paths))
         return checked
 
-    def formula_sql(self, f: FieldDef, table: sa.FromClause) -> Any:
+    def formula_sql(self, f: FieldDef, table: sa.FromClause, binder: Any = None) -> Any:
+        """The formula as SQL; ``binder`` (default: this view) resolves tables and columns."""
         key = (f.object_name, f.name)
         checked = self._formulas.get(key)
         if checked is None:
             checked = expr.check(f.options["expression"], self, f.object_name)
             self._formulas[key] = checked
-        return expr.to_sql(checked, self, table)
+        return expr.to_sql(checked, binder or self, table)
 
     # Roll-ups ------------------------------------------------------------------------------
     def check_rollup(self, f: FieldDef, options: dict[str, Any]) -> dict[str, Any]:
@@ -208,20 +255,22 @@ class SchemaView:
         self._refuse_cycle(f, self._dependencies(child_name, paths))
         return {**options, "aggregate": aggregate, "result_type": result_type.name}
 
-    def rollup_sql(self, f: FieldDef, table: sa.FromClause) -> Any:
+    def rollup_sql(self, f: FieldDef, table: sa.FromClause, binder: Any = None) -> Any:
+        """The roll-up as a correlated subquery over the child records ``binder`` exposes."""
+        binder = binder or self
         o = f.options
-        child = self.table(o["object"])
+        child = binder.table(o["object"])
         via_field = self.objects[o["object"]].field(o["via"])
         assert via_field is not None
-        link = handler_for(via_field.type).sql(via_field, via_field.name, child, self)
+        link = handler_for(via_field.type).sql(via_field, via_field.name, child, binder)
         if o["aggregate"] == "count":
             value: Any = sa.func.count()
         else:
-            value = getattr(sa.func, o["aggregate"])(self.column(o["object"], o["field"], child))
+            value = getattr(sa.func, o["aggregate"])(binder.column(o["object"], o["field"], child))
         query = sa.select(value).where(link == table.c.id, child.c.deleted_at.is_(None))
         if o.get("where"):
             checked = expr.check(o["where"], self, o["object"])
-            query = query.where(expr.to_sql(checked, self, child))
+            query = query.where(expr.to_sql(checked, binder, child))
         result = query.scalar_subquery()
         return sa.func.coalesce(result, 0) if o["aggregate"] in ("count", "sum") else result
 
@@ -294,7 +343,10 @@ class SchemaView:
     def _raw_paths(self, f: FieldDef) -> set[tuple[str, str]]:
         """Every (object, field) a computed field reads, stored or not."""
         if f.type == "formula":
-            base, paths = f.object_name, set(expr.check(f.options["expression"], self, f.object_name).paths)
+            base, paths = (
+                f.object_name,
+                set(expr.check(f.options["expression"], self, f.object_name).paths),
+            )
         else:
             o = f.options
             base = o["object"]
@@ -354,11 +406,15 @@ class SchemaRegistry:
                 sa.select(system.meta.c.value).where(system.meta.c.key == "schema_version")
             ).scalar()
             object_rows = conn.execute(sa.select(system.objects)).mappings().all()
-            field_rows = conn.execute(
-                sa.select(system.fields).order_by(
-                    system.fields.c.object_name, system.fields.c.position, system.fields.c.id
+            field_rows = (
+                conn.execute(
+                    sa.select(system.fields).order_by(
+                        system.fields.c.object_name, system.fields.c.position, system.fields.c.id
+                    )
                 )
-            ).mappings().all()
+                .mappings()
+                .all()
+            )
         by_object: dict[str, list[FieldDef]] = {}
         for row in field_rows:
             by_object.setdefault(row["object_name"], []).append(

@@ -136,15 +136,16 @@ class SchemaService:
             except FieldError as e:
                 raise ValidationFailed([e]) from e
             if name in view.objects or any(o.name == name for o, _ in parsed):
-                raise Conflict(f"object {name!r} already exists", code="object_exists",
-                               details={"field": "name", "value": name})
+                raise Conflict(
+                    f"object {name!r} already exists",
+                    code="object_exists",
+                    details={"field": "name", "value": name},
+                )
             try:
                 labels = normalise_labels(spec.get("labels") or spec.get("label"), name)
             except ValueError as e:
                 raise _invalid("label", "invalid_label", str(e)) from e
-            fields = [
-                parse_field_spec(name, f, i) for i, f in enumerate(spec.get("fields") or [])
-            ]
+            fields = [parse_field_spec(name, f, i) for i, f in enumerate(spec.get("fields") or [])]
             names = [f.name for f in fields]
             duplicates = {n for n in names if names.count(n) > 1}
             if duplicates:
@@ -229,13 +230,17 @@ class SchemaService:
         logger.info("field added", extra={"object": object_name, "field": f.name})
         return f
 
-    def update_field(self, object_name: str, field_name: str, changes: Mapping[str, Any]) -> FieldDef:
+    def update_field(
+        self, object_name: str, field_name: str, changes: Mapping[str, Any]
+    ) -> FieldDef:
         """Change labels, required, position or type options; the type itself is fixed."""
         view = self.registry.view()
         obj = self._object(view, object_name)
         f = self._field(obj, field_name)
         if "type" in changes and changes["type"] != f.type:
-            raise _invalid("type", "type_change_refused", "a field's type cannot change; add a new field")
+            raise _invalid(
+                "type", "type_change_refused", "a field's type cannot change; add a new field"
+            )
         if "name" in changes and changes["name"] != f.name:
             raise _invalid("name", "rename_refused", "a field cannot be renamed; its label can")
         changed_options = {k: v for k, v in changes.items() if k not in FIELD_SPEC_KEYS}
@@ -319,7 +324,8 @@ class SchemaService:
             self._bump_version(conn)
         self.registry.invalidate()
         logger.info(
-            "field %s", "archived" if when else "restored",
+            "field %s",
+            "archived" if when else "restored",
             extra={"object": obj.name, "field": f.name},
         )
         return replace(f, archived_at=when)
@@ -328,8 +334,9 @@ class SchemaService:
     def _object(view: SchemaView, name: str) -> ObjectDef:
         obj = view.objects.get(name)
         if obj is None:
-            raise NotFound(f"no object named {name!r}", code="object_not_found",
-                           details={"object": name})
+            raise NotFound(
+                f"no object named {name!r}", code="object_not_found", details={"object": name}
+            )
         return obj
 
     @staticmethod

@@ -592,7 +592,9 @@ def dump_expr_value(kind: ExprType, value: Any) -> Any:
     if value is None:
         return None
     if kind is ExprType.DATE:
-        return (value if isinstance(value, date) else date.fromisoformat(str(value)[:10])).isoformat()
+        return (
+            value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+        ).isoformat()
     if kind is ExprType.DATETIME:
         moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
         return moment.isoformat(timespec="seconds") + "Z"

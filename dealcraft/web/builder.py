@@ -15,7 +15,7 @@ from dealcraft.errors import DealcraftError, ValidationFailed
 from dealcraft.schema.model import ObjectDef
 from dealcraft.schema.types import FIELD_TYPES, ROLLUP_AGGREGATES
 from dealcraft.web.session import PageContext
-from dealcraft.web.shell import error_banner, frame, not_found, require_context
+from dealcraft.web.shell import error_banner, frame, not_found, require_context, to_login
 from dealcraft.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -276,19 +276,19 @@ def add_field_form(ctx: PageContext, obj: ObjectDef, on_added) -> None:
 
 def register(workspace: Workspace) -> None:
     @ui.page("/admin/objects")
-    def builder_objects(request: Request) -> None:
+    def builder_objects(request: Request):
         ctx = require_context(workspace, request)
         if ctx is None:
-            return
+            return to_login(request)
         with frame(ctx, ctx.t("builder.title")):
             if _admin_only(ctx):
                 objects_page(ctx)
 
     @ui.page("/admin/objects/{object_name}")
-    def builder_fields(request: Request, object_name: str) -> None:
+    def builder_fields(request: Request, object_name: str):
         ctx = require_context(workspace, request)
         if ctx is None:
-            return
+            return to_login(request)
         with frame(ctx, ctx.t("builder.title")):
             if not _admin_only(ctx):
                 return

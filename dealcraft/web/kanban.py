@@ -17,7 +17,7 @@ from dealcraft.errors import DealcraftError, VersionConflict
 from dealcraft.schema.model import FieldDef, ObjectDef
 from dealcraft.web.fields import ReferenceTitles, choice_options, display, record_title
 from dealcraft.web.session import PageContext
-from dealcraft.web.shell import frame, not_found, require_context
+from dealcraft.web.shell import frame, not_found, require_context, to_login
 from dealcraft.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -139,10 +139,10 @@ def _card(ctx, obj, record, shown, refs, options, dragged, move) -> None:
 
 def register(workspace: Workspace) -> None:
     @ui.page("/kanban/{object_name}")
-    def kanban(request: Request, object_name: str, field: str = "") -> None:
+    def kanban(request: Request, object_name: str, field: str = ""):
         ctx = require_context(workspace, request)
         if ctx is None:
-            return
+            return to_login(request)
         obj = workspace.registry.view().objects.get(object_name)
         with frame(ctx, obj.label(ctx.language) if obj else ctx.t("error.not_found")):
             try:

@@ -37,13 +37,14 @@ from dealcraft.web.fields import (
 )
 from dealcraft.web.i18n import STRINGS
 from dealcraft.web.session import PageContext
-from dealcraft.web.shell import error_banner, frame, not_found, require_context
+from dealcraft.web.shell import error_banner, frame, not_found, require_context, to_login
 from dealcraft.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 25
-LIST_COLUMNS = 8
+# Until a column chooser lands, lists show this many fields (the table scrolls sideways).
+LIST_COLUMNS = 12
 RELATED_LIMIT = 10
 # Types that make poor list columns.
 NOT_IN_LISTS = frozenset({"long_text", "file"})
@@ -350,7 +351,8 @@ def history_timeline(ctx: PageContext, obj: ObjectDef, record_id: int) -> None:
                 subtitle = f"{entry['changed_at'].replace('T', ' ')[:16]} · " + ctx.t(
                     "record.by", user=who
                 )
-                ui.timeline_entry(_history_text(ctx, obj, entry), subtitle=subtitle)
+                with ui.timeline_entry(subtitle=subtitle):
+                    ui.label(_history_text(ctx, obj, entry))
 
 
 def _history_text(ctx: PageContext, obj: ObjectDef, entry: dict[str, Any]) -> str:
@@ -492,10 +494,10 @@ def _prefill_value(f: FieldDef, text: str) -> Any:
 # Routes --------------------------------------------------------------------------------------
 def register(workspace: Workspace) -> None:
     @ui.page("/o/{object_name}")
-    def object_list(request: Request, object_name: str, where: str = "", sort: str = "") -> None:
+    def object_list(request: Request, object_name: str, where: str = "", sort: str = ""):
         ctx = require_context(workspace, request)
         if ctx is None:
-            return
+            return to_login(request)
         obj = _object_or_none(ctx, object_name)
         with frame(ctx, obj.label(ctx.language) if obj else ctx.t("error.not_found")):
             if obj is None:
@@ -504,10 +506,10 @@ def register(workspace: Workspace) -> None:
             list_page(ctx, obj, where, sort)
 
     @ui.page("/o/{object_name}/new")
-    def object_new(request: Request, object_name: str) -> None:
+    def object_new(request: Request, object_name: str):
         ctx = require_context(workspace, request)
         if ctx is None:
-            return
+            return to_login(request)
         obj = _object_or_none(ctx, object_name)
         with frame(ctx, obj.label(ctx.language) if obj else ctx.t("error.not_found")):
             if obj is None:
@@ -516,10 +518,10 @@ def register(workspace: Workspace) -> None:
             form_page(ctx, obj, None, dict(request.query_params))
 
     @ui.page("/o/{object_name}/{record_id:int}")
-    def object_record(request: Request, object_name: str, record_id: int) -> None:
+    def object_record(request: Request, object_name: str, record_id: int):
         ctx = require_context(workspace, request)
         if ctx is None:
-            return
+            return to_login(request)
         obj = _object_or_none(ctx, object_name)
         with frame(ctx, obj.label(ctx.language) if obj else ctx.t("error.not_found")):
             try:
@@ -530,10 +532,10 @@ def register(workspace: Workspace) -> None:
                 not_found(ctx)
 
     @ui.page("/o/{object_name}/{record_id:int}/edit")
-    def object_edit(request: Request, object_name: str, record_id: int) -> None:
+    def object_edit(request: Request, object_name: str, record_id: int):
         ctx = require_context(workspace, request)
         if ctx is None:
-            return
+            return to_login(request)
         obj = _object_or_none(ctx, object_name)
         with frame(ctx, obj.label(ctx.language) if obj else ctx.t("error.not_found")):
             try:

@@ -56,7 +56,6 @@ def sign_in(workspace: Workspace, username: str, password: str) -> Principal:
     """Check the password and remember the user in the browser session."""
     principal = workspace.identity.authenticate(username, password)
     app.storage.user["user_id"] = principal.user_id
-    from nicegui.storage import request_contextvar; r = request_contextvar.get(); print("DEBUG signin", dict(app.storage.user), r.session, id(app.storage))
     logger.info("web sign-in", extra={"user_id": principal.user_id})
     return principal
 
@@ -68,7 +67,6 @@ def sign_out() -> None:
 def page_context(workspace: Workspace, request: Request | None) -> PageContext | None:
     """The signed-in user's context, or None when nobody (or a deactivated user) is signed in."""
     user_id = app.storage.user.get("user_id")
-    from nicegui.storage import request_contextvar; r = request_contextvar.get(); print("DEBUG storage", dict(app.storage.user), r.session, id(app.storage))
     if user_id is None:
         return None
     try:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from urllib.parse import quote
 
 from fastapi import Request
+from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
 from dealcraft.errors import DealcraftError, NotFound, Unauthorized
@@ -39,12 +40,14 @@ def readable_objects(ctx: PageContext) -> list[ObjectDef]:
 
 
 def require_context(workspace: Workspace, request: Request) -> PageContext | None:
-    """The page's context; sends an anonymous visitor to the sign-in page and returns None."""
-    ctx = page_context(workspace, request)
-    if ctx is None:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        ui.navigate.to(f"/login?next={quote(target)}")
-    return ctx
+    """The page's context, or None for an anonymous visitor (answer with ``to_login``)."""
+    return page_context(workspace, request)
+
+
+def to_login(request: Request) -> RedirectResponse:
+    """Send an anonymous visitor to the sign-in page, coming back here afterwards."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}")
 
 
 def _set_language(language: str) -> None:
@@ -136,7 +139,7 @@ def error_banner(error: DealcraftError, language: str) -> None:
 
 def register(workspace: Workspace) -> None:
     @ui.page("/login")
-    def login_page(request: Request, next: str = "/") -> None:  # noqa: A002 - a query name
+    def login_page(request: Request, next: str = "/"):  # noqa: A002 - a query name
         language = current_language(request)
         target = next if next.startswith("/") and not next.startswith("//") else "/"
         ui.page_title(t("login.title", language) + " · Dealcraft")
@@ -170,10 +173,10 @@ def register(workspace: Workspace) -> None:
                     )
 
     @ui.page("/search")
-    def search_page(request: Request, q: str = "") -> None:
+    def search_page(request: Request, q: str = ""):
         ctx = require_context(workspace, request)
         if ctx is None:
-            return
+            return to_login(request)
         query = q.strip()
         with frame(ctx, ctx.t("search.title", q=query)):
             ui.label(ctx.t("search.title", q=query)).classes("text-h6")

@@ -19,7 +19,7 @@ from dealcraft.errors import DealcraftError
 from dealcraft.web.fields import ReferenceTitles, choice_options, record_title
 from dealcraft.web.records import render_rows
 from dealcraft.web.session import PageContext
-from dealcraft.web.shell import frame, require_context
+from dealcraft.web.shell import frame, require_context, to_login
 from dealcraft.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -232,26 +232,26 @@ def users_page(ctx: PageContext) -> None:
 
 def register(workspace: Workspace) -> None:
     @ui.page("/")
-    def home(request: Request) -> None:
+    def home(request: Request):
         ctx = require_context(workspace, request)
         if ctx is None:
-            return
+            return to_login(request)
         with frame(ctx, ctx.t("day.title")):
             my_day(ctx)
 
     @ui.page("/team")
-    def team(request: Request) -> None:
+    def team(request: Request):
         ctx = require_context(workspace, request)
         if ctx is None:
-            return
+            return to_login(request)
         with frame(ctx, ctx.t("team.title")):
             team_page(ctx)
 
     @ui.page("/admin/users")
-    def users(request: Request) -> None:
+    def users(request: Request):
         ctx = require_context(workspace, request)
         if ctx is None:
-            return
+            return to_login(request)
         with frame(ctx, ctx.t("users.title")):
             if not ctx.is_admin:
                 ui.label(ctx.t("builder.admin_only")).props("data-testid=admin-only").mark(

@@ -44,9 +44,7 @@ def row(engine, shard: int, seq: int) -> dict[str, Any]:
 
 def head(engine, shard: int) -> dict[str, Any]:
     with engine.connect() as conn:
-        return dict(
-            conn.execute(sa.select(heads).where(heads.c.shard == shard)).mappings().one()
-        )
+        return dict(conn.execute(sa.select(heads).where(heads.c.shard == shard)).mappings().one())
 
 
 def count_entries(engine) -> int:

@@ -84,7 +84,9 @@ def test_heads_then_verify_with_checkpoint_catches_rewound_tail(data_dir, tmp_pa
     engine = open_engine(data_dir)
     previous = row(engine, 3, 3)
     tamper(engine, "DELETE FROM dc_audit WHERE shard = 3 AND seq = 4")
-    tamper(engine, "UPDATE dc_audit_head SET seq = 3, hash = :h WHERE shard = 3", h=previous["hash"])
+    tamper(
+        engine, "UPDATE dc_audit_head SET seq = 3, hash = :h WHERE shard = 3", h=previous["hash"]
+    )
     engine.dispose()
 
     # Then only the checkpoint reveals it

@@ -21,8 +21,12 @@ def history(monkeypatch, audit_engine, audit):
         (datetime(2026, 1, 4, 9), {"actor_id": 11, "action": "record.update", "record_id": 2}),
         (
             datetime(2026, 1, 5, 9),
-            {"actor_id": None, "action": "auth.login_failed", "category": "auth",
-             "object_name": None},
+            {
+                "actor_id": None,
+                "action": "auth.login_failed",
+                "category": "auth",
+                "object_name": None,
+            },
         ),
     ):
         monkeypatch.setattr("dealcraft.audit.log.utcnow", lambda when=when: when)
@@ -35,7 +39,9 @@ def test_query_by_record_returns_its_entries_newest_first(history, audit):
     entries = audit.query(history, object_name="account", record_id=1)
 
     assert [(e["action"], e["actor_id"]) for e in entries] == [
-        ("record.unmask", 12), ("record.update", 11), ("record.update", 11)
+        ("record.unmask", 12),
+        ("record.update", 11),
+        ("record.update", 11),
     ]
     assert entries[0]["at"] == datetime(2026, 1, 3, 9)
     assert set(entries[0]) >= {"id", "category", "data", "purpose", "shard", "seq", "hash"}

@@ -91,7 +91,11 @@ def test_record_values_beyond_json_are_stored_plainly_and_verify_ok(audit_engine
     # Given old and new values holding a datetime, a date, a Decimal and a set
     data = {
         "old": {"amount": Decimal("1200.50"), "close_date": date(2026, 3, 1)},
-        "new": {"amount": Decimal("1300"), "seen_at": datetime(2026, 3, 2, 9, 30), "tags": {"b", "a"}},
+        "new": {
+            "amount": Decimal("1300"),
+            "seen_at": datetime(2026, 3, 2, 9, 30),
+            "tags": {"b", "a"},
+        },
     }
     with write_transaction(audit_engine) as conn:
         audit.record(
@@ -161,8 +165,12 @@ def test_record_from_concurrent_writers_on_postgresql_all_verify(pg_engine):
             for i in range(per_thread):
                 with write_transaction(pg_engine) as conn:
                     audit.record(
-                        conn, action="record.update", category="data", actor_id=n,
-                        record_id=i, data={"thread": n, "i": i},
+                        conn,
+                        action="record.update",
+                        category="data",
+                        actor_id=n,
+                        record_id=i,
+                        data={"thread": n, "i": i},
                     )
         except BaseException as e:  # surfaced by the assertion below
             errors.append(e)

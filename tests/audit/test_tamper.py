@@ -85,7 +85,9 @@ def test_edit_entry_with_recomputed_hash_names_the_next_entry(trail, audit):
     # The attacker recomputes the edited entry's own hash; its successor no longer links
     target, after = row(trail, 0, 2), row(trail, 0, 3)
     body = chain.body_hash(99, None, None, None, target["data"])
-    digest = chain.entry_hash(0, 2, target["prev_hash"], target["at"], "data", "record.update", body)
+    digest = chain.entry_hash(
+        0, 2, target["prev_hash"], target["at"], "data", "record.update", body
+    )
     tamper(
         trail,
         "UPDATE dc_audit SET actor_id = 99, body_hash = :b, hash = :h WHERE id = :id",
@@ -133,9 +135,7 @@ def test_delete_tail_and_roll_back_head_is_caught_by_checkpoint(trail, audit):
     # When the tail entry is deleted and the head rewound consistently
     previous = row(trail, 0, 4)
     tamper(trail, "DELETE FROM dc_audit WHERE shard = 0 AND seq = 5")
-    tamper(
-        trail, "UPDATE dc_audit_head SET seq = 4, hash = :h WHERE shard = 0", h=previous["hash"]
-    )
+    tamper(trail, "UPDATE dc_audit_head SET seq = 4, hash = :h WHERE shard = 0", h=previous["hash"])
 
     # Then the database alone looks consistent, but the checkpoint shows the loss
     assert audit.verify(trail).ok

@@ -304,7 +304,7 @@ def same_value(sql: Any, memory: Any) -> bool:
 
 
 @settings(
-    max_examples=60,
+    max_examples=120,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -6,11 +6,17 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-
-from dealcraft.errors import DealcraftError, InvalidInput, NotFound, ValidationFailed, VersionConflict
-from dealcraft.records.service import ImportRejected, RecordService
 from fixtures_fast import *  # noqa: F403
 from fixtures_fast import persona
+
+from dealcraft.errors import (
+    DealcraftError,
+    InvalidInput,
+    NotFound,
+    ValidationFailed,
+    VersionConflict,
+)
+from dealcraft.records.service import ImportRejected, RecordService
 
 
 @pytest.fixture
@@ -103,7 +109,9 @@ def test_create_with_body_that_is_not_an_object_is_refused(crm_sqlite, sq_rep_ea
 # --- update ---------------------------------------------------------------------------------
 
 
-def test_update_opportunity_changes_only_given_fields_and_records_old_and_new(crm, rep_east, rep_south):
+def test_update_opportunity_changes_only_given_fields_and_records_old_and_new(
+    crm, rep_east, rep_south
+):
     # given rep_east's opportunity
     deal = crm.records.create(
         rep_east, "opportunity", {"name": "Chengdu CT", "amount": 50000, "probability": 20}
@@ -175,7 +183,10 @@ def test_update_with_invalid_value_leaves_record_history_and_outbox_unchanged(cr
         )
 
     # then neither is applied
-    assert (refused.value.code, refused.value.details["field"]) == ("number_too_large", "probability")
+    assert (refused.value.code, refused.value.details["field"]) == (
+        "number_too_large",
+        "probability",
+    )
     current = crm.records.get(rep_east, "opportunity", deal["id"])
     assert (current["name"], current["probability"], current["version"]) == ("Kunming", 40, 1)
     assert _trail(crm, "opportunity", deal["id"]) == trail
@@ -185,7 +196,8 @@ def test_update_missing_record_is_refused(crm_sqlite, sq_rep_east):
     with pytest.raises(NotFound) as refused:
         crm_sqlite.records.update(sq_rep_east, "opportunity", 4242, {"amount": 1})
     assert (refused.value.code, refused.value.details) == (
-        "record_not_found", {"object": "opportunity", "id": 4242}
+        "record_not_found",
+        {"object": "opportunity", "id": 4242},
     )
 
 
@@ -206,7 +218,9 @@ def test_two_concurrent_updates_with_one_version_let_exactly_one_win(crm, rep_ea
     def save(who, amount):
         start.wait()
         try:
-            crm.records.update(who, "opportunity", deal["id"], {"amount": amount}, expected_version=1)
+            crm.records.update(
+                who, "opportunity", deal["id"], {"amount": amount}, expected_version=1
+            )
             outcome[who.username] = "saved"
         except DealcraftError as e:
             outcome[who.username] = e.code
@@ -282,7 +296,9 @@ def test_delete_opportunity_hides_it_and_restore_brings_it_back(crm, rep_east):
     history, outbox = _trail(crm, "opportunity", deal["id"])
     assert [h["operation"] for h in history] == ["create", "delete", "restore"]
     assert [e["event_type"] for e in outbox] == [
-        "record.created", "record.deleted", "record.restored"
+        "record.created",
+        "record.deleted",
+        "record.restored",
     ]
 
 
@@ -318,7 +334,10 @@ def test_history_of_record_lists_changes_oldest_first(crm_sqlite, sq_rep_east):
     crm_sqlite.records.update(sq_rep_east, "opportunity", deal["id"], {"stage": "won", "amount": 9})
     entries = crm_sqlite.records.history(sq_rep_east, "opportunity", deal["id"])
     assert [(e["operation"], e["field"]) for e in entries] == [
-        ("create", None), ("update", "stage"), ("update", "amount"), ("update", "amount_currency")
+        ("create", None),
+        ("update", "stage"),
+        ("update", "amount"),
+        ("update", "amount_currency"),
     ]
     assert (entries[1]["old_value"], entries[1]["new_value"]) == ("proposal", "won")
     assert entries[-1]["changed_by"] == sq_rep_east.user_id
@@ -334,8 +353,10 @@ def test_after_commit_hook_sees_committed_outbox_and_is_not_called_on_failure(cr
     def hook(events):
         with crm_sqlite.engine.connect() as conn:
             stored = conn.execute(
-                sa.text("SELECT count(*) FROM dc_outbox WHERE object_name = 'account' "
-                        "AND record_id = :r"),
+                sa.text(
+                    "SELECT count(*) FROM dc_outbox WHERE object_name = 'account' "
+                    "AND record_id = :r"
+                ),
                 {"r": events[0]["record_id"]},
             ).scalar()
         seen.extend((e["event_type"], stored) for e in events)
@@ -357,7 +378,9 @@ def test_after_commit_hook_sees_committed_outbox_and_is_not_called_on_failure(cr
 
 def test_list_opportunities_with_where_and_sort(crm, rep_east):
     for name, amount, stage in [("A", 300, "proposal"), ("B", 100, "won"), ("C", 200, "proposal")]:
-        crm.records.create(rep_east, "opportunity", {"name": name, "amount": amount, "stage": stage})
+        crm.records.create(
+            rep_east, "opportunity", {"name": name, "amount": amount, "stage": stage}
+        )
     page = crm.records.list(rep_east, "opportunity", where="stage = 'proposal'", sort="-amount")
     assert [r["name"] for r in page.data] == ["A", "C"]
     assert crm.records.count(rep_east, "opportunity", where="amount >= 200") == 2
@@ -418,8 +441,12 @@ def test_bulk_create_with_one_bad_row_writes_nothing(crm, rep_east):
         crm.records.bulk_create(rep_east, "opportunity", rows)
     assert refused.value.code == "import_rejected"
     assert refused.value.details["rejected"] == [
-        {"row": 2, "field": "close_date", "code": "invalid_date",
-         "message": "close_date: 'someday' is not a date"}
+        {
+            "row": 2,
+            "field": "close_date",
+            "code": "invalid_date",
+            "message": "close_date: 'someday' is not a date",
+        }
     ]
     assert crm.records.count(rep_east, "opportunity") == 0
     assert _trail(crm, "opportunity") == ([], [])
@@ -445,7 +472,8 @@ def test_bulk_create_skipping_bad_rows_writes_the_good_ones(crm_sqlite, sq_rep_e
     result = crm_sqlite.records.bulk_create(sq_rep_east, "opportunity", rows, skip_bad_rows=True)
     assert result.created == 2
     assert [(r.row, r.code) for r in result.rejected] == [
-        (2, "invalid_date"), (3, "invalid_reference")
+        (2, "invalid_date"),
+        (3, "invalid_reference"),
     ]
     names = {r["name"] for r in crm_sqlite.records.list(sq_rep_east, "opportunity").data}
     assert names == {"Good 1", "Good 2"}
@@ -477,7 +505,9 @@ def test_bulk_create_with_key_updates_matches_and_leaves_defaults_alone(crm, rep
 
 def test_bulk_create_with_unknown_key_is_refused(crm_sqlite, sq_rep_east):
     with pytest.raises(InvalidInput) as refused:
-        crm_sqlite.records.bulk_create(sq_rep_east, "opportunity", [{"name": "x"}], key="weighted_amount")
+        crm_sqlite.records.bulk_create(
+            sq_rep_east, "opportunity", [{"name": "x"}], key="weighted_amount"
+        )
     assert (refused.value.code, refused.value.details["field"]) == ("invalid_key", "key")
     assert crm_sqlite.records.count(sq_rep_east, "opportunity") == 0
 
@@ -485,7 +515,10 @@ def test_bulk_create_with_unknown_key_is_refused(crm_sqlite, sq_rep_east):
 def test_bulk_create_reports_progress(crm_sqlite, sq_rep_east):
     seen: list[int] = []
     crm_sqlite.records.bulk_create(
-        sq_rep_east, "task", [{"subject": f"t{i}"} for i in range(5)], batch_size=2,
+        sq_rep_east,
+        "task",
+        [{"subject": f"t{i}"} for i in range(5)],
+        batch_size=2,
         progress=seen.append,
     )
     assert seen[-1] == 5 and seen == sorted(seen)

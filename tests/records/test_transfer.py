@@ -361,13 +361,14 @@ def test_import_accounts_key_without_its_column_refused(sqlite_workspace, sqlite
 
 
 def test_import_account_added_field_importable_and_exportable_at_once(workspace, admin, tmp_path):
-    # Given a money field added to accounts just now
+    # Given a money field added to accounts just now (core_sales has credit_limit already)
     workspace.schema.add_field(
-        "account", {"name": "credit_limit", "type": "money", "label": "Credit limit"}
+        "account",
+        {"name": "deposit", "type": "money", "labels": {"en": "Deposit", "zh-CN": "保证金"}},
     )
     source = write_csv(
         tmp_path / "a.csv",
-        [["name", "Credit limit", "credit limit currency"], ["Acme", "500000", "HKD"]],
+        [["name", "保证金", "deposit currency"], ["Acme", "500000", "HKD"]],
     )
 
     # When a file with it is imported and exported
@@ -376,8 +377,10 @@ def test_import_account_added_field_importable_and_exportable_at_once(workspace,
     transfer.export_file(workspace.records, admin, "account", exported)
 
     # Then the new field and its currency are in the record and in the export
+    (account,) = all_records(workspace, admin, "account")
+    assert (account["deposit"], account["deposit_currency"]) == (500000.0, "HKD")
     (row,) = read_csv(exported)
-    assert (row["credit_limit"], row["credit_limit_currency"]) == ("500000", "HKD")
+    assert (row["deposit"], row["deposit_currency"]) == ("500000", "HKD")
 
 
 # Reading files ----------------------------------------------------------------------------
@@ -670,3 +673,25 @@ def test_cli_import_accounts_unknown_column_fails(cli, tmp_path):
     # Then the command names the column
     assert result.exit_code == 1
     assert "unknown_column" in result.output and "Fax" in result.output
+
+
+# Permissions ------------------------------------------------------------------------------
+
+
+def test_import_accounts_signed_out_refused_before_the_file_is_read(sqlite_workspace, tmp_path):
+    # Given someone who is not signed in, and a file that could not be read anyway
+    from dealcraft.access.principal import Principal
+    from dealcraft.errors import Unauthorized
+
+    stranger = Principal(user_id=None, username="stranger")
+    path = write_csv(tmp_path / "a.txt", [["name"], ["x"]])
+
+    # When they import it or export accounts
+    with pytest.raises(Unauthorized) as importing:
+        transfer.import_file(sqlite_workspace.records, stranger, "account", path)
+    with pytest.raises(Unauthorized) as exporting:
+        transfer.export_file(sqlite_workspace.records, stranger, "account", tmp_path / "o.csv")
+
+    # Then both are refused by the policy, learning nothing about the file or the schema
+    assert importing.value.code == exporting.value.code == "unauthorized"
+    assert not (tmp_path / "o.csv").exists()

@@ -10,11 +10,11 @@ from datetime import date, datetime
 
 import pytest
 import sqlalchemy as sa
+from fixtures_fast import *  # noqa: F403
+from fixtures_fast import _open, persona
 
 from dealcraft.errors import ValidationFailed
 from dealcraft.schema import FIELD_TYPES
-from fixtures_fast import *  # noqa: F403
-from fixtures_fast import _open, persona
 
 SPECIMEN = {
     "name": "specimen",
@@ -112,13 +112,25 @@ ROUND_TRIPS = [
     ("number_thousands", {"quantity": "1,000"}, {"quantity": 1000}),
     ("number_integer", {"seats": "12"}, {"seats": 12}),
     ("number_zero", {"quantity": 0}, {"quantity": 0}),
-    ("money_default_currency", {"budget": "¥1,200.456"}, {"budget": 1200.46, "budget_currency": "CNY"}),
-    ("money_currency", {"budget": 10, "budget_currency": "USD"}, {"budget": 10, "budget_currency": "USD"}),
+    (
+        "money_default_currency",
+        {"budget": "¥1,200.456"},
+        {"budget": 1200.46, "budget_currency": "CNY"},
+    ),
+    (
+        "money_currency",
+        {"budget": 10, "budget_currency": "USD"},
+        {"budget": 10, "budget_currency": "USD"},
+    ),
     ("percent", {"rate": "37.5%"}, {"rate": 37.5}),
     ("date_iso", {"due": "2024-05-01"}, {"due": "2024-05-01"}),
     ("date_slashes", {"due": "2024/05/01"}, {"due": "2024-05-01"}),
     ("date_from_datetime", {"due": "2024-05-01T10:30:00"}, {"due": "2024-05-01"}),
-    ("datetime_offset", {"met_at": "2024-05-01T10:00:00+08:00"}, {"met_at": "2024-05-01T02:00:00Z"}),
+    (
+        "datetime_offset",
+        {"met_at": "2024-05-01T10:00:00+08:00"},
+        {"met_at": "2024-05-01T02:00:00Z"},
+    ),
     ("datetime_utc", {"met_at": "2024-05-01T02:00:00Z"}, {"met_at": "2024-05-01T02:00:00Z"}),
     ("boolean_true", {"vip": True}, {"vip": True}),
     ("boolean_chinese", {"vip": "是"}, {"vip": True}),
@@ -130,7 +142,11 @@ ROUND_TRIPS = [
     ("email", {"email": "li.wei@example.cn"}, {"email": "li.wei@example.cn"}),
     ("phone_mobile", {"phone": "13812341234"}, {"phone": "13812341234"}),
     ("phone_landline", {"phone": "+86 (21) 5555-1234"}, {"phone": "+86 (21) 5555-1234"}),
-    ("url", {"website": "https://example.cn/about?x=1"}, {"website": "https://example.cn/about?x=1"}),
+    (
+        "url",
+        {"website": "https://example.cn/about?x=1"},
+        {"website": "https://example.cn/about?x=1"},
+    ),
     (
         "file",
         {"attachment": "0f8fad5b-d9cb-469f-a165-70867728950e"},
@@ -141,7 +157,9 @@ ROUND_TRIPS = [
 ]
 
 
-@pytest.mark.parametrize(("story", "given", "expected"), ROUND_TRIPS, ids=[r[0] for r in ROUND_TRIPS])
+@pytest.mark.parametrize(
+    ("story", "given", "expected"), ROUND_TRIPS, ids=[r[0] for r in ROUND_TRIPS]
+)
 def test_create_specimen_with_valid_value_round_trips(lab, admin_ada, story, given, expected):
     # given a valid value for one field type
     data = {"title": "specimen", **given}
@@ -176,9 +194,7 @@ def test_create_specimen_note_rolls_up_points_but_not_deleted_notes(lab, admin_a
     # given a specimen with three notes
     specimen = lab.records.create(admin_ada, "specimen", {"title": "rolled"})
     notes = [
-        lab.records.create(
-            admin_ada, "specimen_note", {"points": p, "specimen": specimen["id"]}
-        )
+        lab.records.create(admin_ada, "specimen_note", {"points": p, "specimen": specimen["id"]})
         for p in (3, 4, 10)
     ]
 
@@ -210,8 +226,12 @@ REFUSALS = [
     ("number_above_max", {"quantity": 1001}, "quantity", "number_too_large"),
     ("integer_fraction", {"seats": 1.5}, "seats", "invalid_integer"),
     ("money_text", {"budget": "a lot"}, "budget", "invalid_number"),
-    ("money_currency_lowercase", {"budget": 5, "budget_currency": "usd"}, "budget_currency",
-     "invalid_currency"),
+    (
+        "money_currency_lowercase",
+        {"budget": 5, "budget_currency": "usd"},
+        "budget_currency",
+        "invalid_currency",
+    ),
     ("percent_text", {"rate": "high%"}, "rate", "invalid_number"),
     ("date_month_13", {"due": "2024-13-01"}, "due", "invalid_date"),
     ("date_trailing_garbage", {"due": "2024-05-01garbage"}, "due", "invalid_date"),
@@ -241,13 +261,19 @@ REFUSALS = [
     ("unknown_field", {"nickname": "x"}, "nickname", "unknown_field"),
     ("formula_written", {"weighted": 1}, "weighted", "read_only_field"),
     ("rollup_written", {"note_points": 1}, "note_points", "read_only_field"),
-    ("system_column_written", {"created_at": "2024-01-01T00:00:00Z"}, "created_at",
-     "read_only_field"),
+    (
+        "system_column_written",
+        {"created_at": "2024-01-01T00:00:00Z"},
+        "created_at",
+        "read_only_field",
+    ),
     ("id_written", {"id": 7}, "id", "read_only_field"),
 ]
 
 
-@pytest.mark.parametrize(("story", "given", "field", "code"), REFUSALS, ids=[r[0] for r in REFUSALS])
+@pytest.mark.parametrize(
+    ("story", "given", "field", "code"), REFUSALS, ids=[r[0] for r in REFUSALS]
+)
 def test_create_specimen_with_invalid_value_is_refused_and_changes_nothing(
     lab, admin_ada, story, given, field, code
 ):
@@ -341,4 +367,3 @@ def test_stored_values_have_native_column_types(lab, admin_ada):
     assert row["due"] == date(2024, 5, 1)
     assert row["met_at"] == datetime(2024, 5, 1, 10, 0, 0)
     assert (row["budget"], row["budget_currency"]) == (9.99, "CNY")
-

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from fixtures_fast import *  # noqa: F403
+from fixtures_fast import _open, persona
 
 from dealcraft.errors import Conflict, NotFound, ValidationFailed
 from dealcraft.schema.service import index_name
-from fixtures_fast import *  # noqa: F403
-from fixtures_fast import _open, persona
 
 TENDER = {
     "name": "tender",
@@ -65,9 +65,22 @@ def test_create_object_makes_its_table_columns_and_indexes_at_once(crm, admin_ad
     # then the table exists with the system columns and one column per stored value
     columns, indexed = _inspect(crm, "obj_tender")
     assert columns == {
-        "id", "version", "created_at", "updated_at", "created_by", "updated_by", "deleted_at",
-        "title", "account_id", "owner_id", "stage", "deadline", "opened_at", "budget",
-        "budget_currency", "tags",
+        "id",
+        "version",
+        "created_at",
+        "updated_at",
+        "created_by",
+        "updated_by",
+        "deleted_at",
+        "title",
+        "account_id",
+        "owner_id",
+        "stage",
+        "deadline",
+        "opened_at",
+        "budget",
+        "budget_currency",
+        "tags",
     }
     # and references, choices and dates are indexed
     assert {("account_id",), ("owner_id",), ("stage",), ("deadline",), ("opened_at",)} <= indexed
@@ -84,10 +97,14 @@ def test_create_objects_referring_to_each_other_succeeds(crm_sqlite):
     # when two objects that refer to each other are created together
     crm_sqlite.schema.create_objects(
         [
-            {"name": "project", "fields": [{"name": "lead_task", "type": "reference",
-                                            "object": "milestone"}]},
-            {"name": "milestone", "fields": [{"name": "project", "type": "reference",
-                                              "object": "project"}]},
+            {
+                "name": "project",
+                "fields": [{"name": "lead_task", "type": "reference", "object": "milestone"}],
+            },
+            {
+                "name": "milestone",
+                "fields": [{"name": "project", "type": "reference", "object": "project"}],
+            },
         ]
     )
 
@@ -104,8 +121,10 @@ def test_create_objects_with_one_bad_field_creates_nothing(crm_sqlite):
         crm_sqlite.schema.create_objects(
             [
                 {"name": "site", "fields": [{"name": "name", "type": "text"}]},
-                {"name": "visit", "fields": [{"name": "site", "type": "reference",
-                                              "object": "nowhere"}]},
+                {
+                    "name": "visit",
+                    "fields": [{"name": "site", "type": "reference", "object": "nowhere"}],
+                },
             ]
         )
 
@@ -127,8 +146,13 @@ def test_create_object_that_exists_is_refused(crm_sqlite):
 
 @pytest.mark.parametrize(
     ("name", "code"),
-    [("Tender", "invalid_name"), ("1tender", "invalid_name"), ("ten der", "invalid_name"),
-     ("t" * 60, "invalid_name"), (None, "invalid_name")],
+    [
+        ("Tender", "invalid_name"),
+        ("1tender", "invalid_name"),
+        ("ten der", "invalid_name"),
+        ("t" * 60, "invalid_name"),
+        (None, "invalid_name"),
+    ],
 )
 def test_create_object_with_bad_name_is_refused(crm_sqlite, name, code):
     tables = set(sa.inspect(crm_sqlite.engine).get_table_names())
@@ -141,8 +165,10 @@ def test_create_object_with_bad_name_is_refused(crm_sqlite, name, code):
 def test_create_object_with_field_named_twice_is_refused(crm_sqlite):
     with pytest.raises(ValidationFailed) as refused:
         crm_sqlite.schema.create_object(
-            {"name": "tender", "fields": [{"name": "a", "type": "text"},
-                                          {"name": "a", "type": "number"}]}
+            {
+                "name": "tender",
+                "fields": [{"name": "a", "type": "text"}, {"name": "a", "type": "number"}],
+            }
         )
     assert refused.value.code == "field_exists"
     assert "obj_tender" not in sa.inspect(crm_sqlite.engine).get_table_names()
@@ -219,15 +245,23 @@ def test_add_field_whose_column_clashes_with_a_money_currency_is_refused(crm_sql
         ({"name": "tier", "type": "rating"}, "type", "unknown_field_type"),
         ({"name": "tier", "type": "text", "max_length": 0}, "tier.max_length", "invalid_option"),
         ({"name": "tier", "type": "choice", "choices": []}, "tier.choices", "invalid_option"),
-        ({"name": "tier", "type": "choice", "choices": ["a", "a"]}, "tier.choices[1].value",
-         "duplicate_choice"),
+        (
+            {"name": "tier", "type": "choice", "choices": ["a", "a"]},
+            "tier.choices[1].value",
+            "duplicate_choice",
+        ),
         ({"name": "tier", "type": "money", "currency": "yuan"}, "tier.currency", "invalid_option"),
-        ({"name": "tier", "type": "reference", "object": "planet"}, "tier.object",
-         "unknown_object"),
+        (
+            {"name": "tier", "type": "reference", "object": "planet"},
+            "tier.object",
+            "unknown_object",
+        ),
         ({"name": "tier", "type": "formula"}, "tier.expression", "invalid_option"),
     ],
 )
-def test_add_field_with_bad_definition_is_refused_and_changes_nothing(crm_sqlite, spec, field, code):
+def test_add_field_with_bad_definition_is_refused_and_changes_nothing(
+    crm_sqlite, spec, field, code
+):
     columns = _inspect(crm_sqlite, "obj_account")[0]
     version = _schema_version(crm_sqlite)
 
@@ -311,8 +345,14 @@ def test_update_rollup_into_a_cycle_across_objects_is_refused(crm_sqlite):
     schema = crm_sqlite.schema
     schema.add_field(
         "account",
-        {"name": "total", "type": "rollup", "object": "opportunity", "via": "account",
-         "aggregate": "sum", "field": "amount"},
+        {
+            "name": "total",
+            "type": "rollup",
+            "object": "opportunity",
+            "via": "account",
+            "aggregate": "sum",
+            "field": "amount",
+        },
     )
     schema.add_field(
         "opportunity",
@@ -375,16 +415,31 @@ def test_rollup_sums_open_opportunities_and_ignores_deleted_ones(crm):
         ({"object": "planet", "via": "account"}, "r.object", "unknown_object"),
         ({"object": "opportunity", "via": "name"}, "r.via", "invalid_option"),
         ({"object": "opportunity", "via": "owner"}, "r.via", "invalid_option"),
-        ({"object": "opportunity", "via": "account", "aggregate": "median", "field": "amount"},
-         "r.aggregate", "invalid_option"),
-        ({"object": "opportunity", "via": "account", "aggregate": "sum", "field": "name"},
-         "r.field", "expr_type_mismatch"),
-        ({"object": "opportunity", "via": "account", "aggregate": "sum", "field": "size"},
-         "r.field", "unknown_field"),
-        ({"object": "opportunity", "via": "account", "where": "amount"}, "r.where",
-         "expr_type_mismatch"),
-        ({"object": "opportunity", "via": "account", "where": "stage = "}, "r.where",
-         "expr_syntax"),
+        (
+            {"object": "opportunity", "via": "account", "aggregate": "median", "field": "amount"},
+            "r.aggregate",
+            "invalid_option",
+        ),
+        (
+            {"object": "opportunity", "via": "account", "aggregate": "sum", "field": "name"},
+            "r.field",
+            "expr_type_mismatch",
+        ),
+        (
+            {"object": "opportunity", "via": "account", "aggregate": "sum", "field": "size"},
+            "r.field",
+            "unknown_field",
+        ),
+        (
+            {"object": "opportunity", "via": "account", "where": "amount"},
+            "r.where",
+            "expr_type_mismatch",
+        ),
+        (
+            {"object": "opportunity", "via": "account", "where": "stage = "},
+            "r.where",
+            "expr_syntax",
+        ),
     ],
 )
 def test_add_rollup_with_bad_options_is_refused(crm_sqlite, options, field, code):

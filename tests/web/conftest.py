@@ -10,12 +10,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import make_workspace
 from nicegui.testing.user_simulation import user_simulation
 
 from dealcraft.settings import Settings
 from dealcraft.workspace import Workspace
-
-from conftest import make_workspace
 from web.seed import seed_workspace
 
 pytest_plugins = ["nicegui.testing.user_plugin"]

@@ -24,3 +24,11 @@ workspace = Workspace(
 api = create_app(workspace)
 mount_web(api, workspace)
 nicegui_app.on_shutdown(workspace.close)
+
+if os.environ.get("DEALCRAFT_WEB_SERVE_PORT"):
+    # The Playwright tests run this file as a real server in a subprocess.
+    import uvicorn
+
+    uvicorn.run(
+        api, host="127.0.0.1", port=int(os.environ["DEALCRAFT_WEB_SERVE_PORT"]), log_level="warning"
+    )
