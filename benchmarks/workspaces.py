@@ -1,11 +1,11 @@
 """Demo workspaces for a benchmark run, built once per scale and reused.
 
 The demo company is built with the ``dealcraft demo`` command and cached under
-``.bench-cache/<scale>/``; building the medium demo takes minutes, so a run reuses it. The
-cache records a digest of the code that decides the demo's tables and rows; when that code
-has changed since, the run says so and goes on with the cached build (``--rebuild`` builds it
-again). Every run migrates its copy as ``dealcraft serve`` would, so new system tables appear.
-Each run works on a throwaway copy:
+``.bench-cache/<scale>/`` with a digest of the code that decides its tables, rows and access
+rules (the demo builder, the built-in apps, the schema engine, the access policies and the
+migrations). A run reuses the cached build while that code is unchanged and builds it again
+when it has changed (or with ``--rebuild``). Every run also migrates its copy as
+``dealcraft serve`` would. Each run works on a throwaway copy:
 
 - SQLite: the cached data directory is copied to a temporary directory.
 - PostgreSQL: the demo is kept in a template database ``dc_bench_tpl_<scale>``; each run
@@ -37,7 +37,13 @@ PG_ADMIN_URL = os.environ.get(
     "DEALCRAFT_BENCH_PG_URL", "postgresql://dealcraft:dealcraft@127.0.0.1:5432/postgres"
 )
 # Sources whose change alters the demo's tables or rows.
-DEMO_SOURCES = ("dealcraft/demo", "dealcraft/apps", "dealcraft/schema")
+DEMO_SOURCES = (
+    "dealcraft/demo",
+    "dealcraft/apps",
+    "dealcraft/schema",
+    "dealcraft/access",
+    "dealcraft/db/migrations",
+)
 
 
 @dataclass
@@ -67,13 +73,15 @@ def demo_digest() -> str:
     return digest.hexdigest()[:12]
 
 
-def _check_fresh(marker: Path, what: str) -> None:
+def _is_fresh(marker: Path, what: str) -> bool:
+    """Whether the build ``marker`` describes was made from the current code."""
+    if not marker.exists():
+        return False
     built = json.loads(marker.read_text())
-    if built.get("digest") != demo_digest():
-        log(
-            f"note: the cached {what} was built on {built.get('built_at', '?')} from other demo "
-            "or schema code; pass --rebuild to build it from the current code"
-        )
+    if built.get("digest") == demo_digest():
+        return True
+    log(f"the cached {what} (built {built.get('built_at', '?')}) is from other code: rebuilding")
+    return False
 
 
 def _write_marker(marker: Path, **extra: str) -> None:
@@ -105,7 +113,7 @@ def build_demo(scale: str, data_dir: Path, database_url: str | None = None) -> N
 def sqlite_workspace(scale: str, scratch: Path, rebuild: bool = False) -> Iterator[BenchWorkspace]:
     cached = CACHE / scale / "sqlite"
     marker = CACHE / scale / "sqlite.json"
-    if rebuild or not marker.exists() or not cached.exists():
+    if rebuild or not cached.exists() or not _is_fresh(marker, f"{scale} SQLite demo"):
         shutil.rmtree(cached, ignore_errors=True)
         marker.unlink(missing_ok=True)
         building = cached.with_name("sqlite.building")
@@ -114,8 +122,6 @@ def sqlite_workspace(scale: str, scratch: Path, rebuild: bool = False) -> Iterat
         build_demo(scale, building)
         building.rename(cached)
         _write_marker(marker)
-    else:
-        _check_fresh(marker, f"{scale} SQLite demo")
     data_dir = scratch / "sqlite"
     shutil.copytree(cached, data_dir)
     yield BenchWorkspace("sqlite", data_dir, None)
@@ -161,7 +167,8 @@ def postgres_workspace(
     marker = CACHE / scale / "postgresql.json"
     files = CACHE / scale / "postgresql-files"
     with _admin() as conn:
-        if rebuild or not marker.exists() or not _database_exists(conn, template):
+        fresh = _database_exists(conn, template) and _is_fresh(marker, f"{scale} PostgreSQL demo")
+        if rebuild or not fresh:
             marker.unlink(missing_ok=True)
             _drop_database(conn, template)
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(template)))
@@ -173,8 +180,6 @@ def postgres_workspace(
                 _drop_database(conn, template)
                 raise
             _write_marker(marker, template=template)
-        else:
-            _check_fresh(marker, f"{scale} PostgreSQL demo")
 
         database = f"dc_bench_{os.getpid()}"
         _drop_database(conn, database)

@@ -249,7 +249,10 @@ def import_command(
 
 @app.command("export")
 def export_command(
-    object_name: Annotated[str, typer.Argument(metavar="OBJECT")],
+    object_name: Annotated[str, typer.Argument(metavar="OBJECT", help="An object, or 'trace'.")],
+    leaked: Annotated[
+        Path | None, typer.Argument(metavar="[FILE]", help="With 'trace': the file to trace.")
+    ] = None,
     where: Annotated[str | None, typer.Option(help="Filter expression.")] = None,
     format_: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
     output: Annotated[
@@ -258,13 +261,21 @@ def export_command(
     as_user: Annotated[
         str | None, typer.Option("--as", help="Act as this user (default: system).")
     ] = None,
+    purpose: Annotated[
+        str | None, typer.Option(help="Declared purpose, e.g. sales_followup.")
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Export records to CSV or XLSX."""
+    """Export records to CSV or XLSX (watermarked); `export trace FILE` names the exporter."""
     from dealcraft.records import transfer
 
     workspace = _workspace(data_dir)
+    if object_name == "trace":
+        _trace(workspace, leaked)
+        return
     principal = _acting_principal(workspace, as_user)
+    if purpose:
+        principal = principal.with_request(purpose=purpose)
     output = output or Path(f"{object_name}.{format_}")
     try:
         with _progress() as progress:
@@ -277,10 +288,34 @@ def export_command(
                 where=where,
                 format=format_,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
+                exports=workspace.exports,
             )
     except DealcraftError as e:
         _fail(e)
     console.print(f"exported {count} {object_name} record(s) to {output}")
+
+
+def _trace(workspace, leaked: Path | None) -> None:
+    from dealcraft.records import transfer
+
+    if leaked is None or not leaked.exists():
+        err_console.print("[red]usage: dealcraft export trace FILE (an existing file)[/red]")
+        raise typer.Exit(2)
+    try:
+        found = transfer.trace_file(workspace.exports, leaked)
+    except DealcraftError as e:
+        _fail(e)
+    if not found["found"]:
+        console.print(f"no registered export matches {leaked} ({found['rows']} rows read)")
+        raise typer.Exit(1)
+    console.print(
+        f"export {found['export_id']} by [bold]{found['username']}[/bold] "
+        f"(user {found['user_id']}) at {found['exported_at']}: {found['object']} "
+        f"where {found['where'] or '(all)'}, purpose {found['purpose'] or '-'}, "
+        f"{found['row_count']} rows; matched {found['matched_rows']} of {found['rows']} rows "
+        f"by {found['method']}"
+    )
+    console.print_json(data=found)
 
 
 def _acting_principal(workspace, username: str | None):

@@ -13,6 +13,7 @@ from dealcraft.audit import AuditLog
 from dealcraft.db import migrate
 from dealcraft.db.engine import create_engine
 from dealcraft.records.service import RecordService
+from dealcraft.records.watermark import ExportRegistry
 from dealcraft.schema.registry import SchemaRegistry
 from dealcraft.schema.service import SchemaService
 from dealcraft.settings import Settings, get_settings
@@ -35,12 +36,11 @@ class Workspace:
         self.policy = PolicyEngine(self.policies)
         self.audit = AuditLog()
         self.records = RecordService(self.engine, self.registry, self.policy, audit=self.audit)
+        self.exports = ExportRegistry(self.engine, self.settings.secret_key)
 
     @cached_property
     def identity(self) -> Identity:
-        return Identity(
-            self.engine, self.records, self.settings.token_ttl_hours, audit=self.audit
-        )
+        return Identity(self.engine, self.records, self.settings.token_ttl_hours, audit=self.audit)
 
     def initialise(self) -> None:
         """Upgrade the system tables and install the core sales app if it is missing."""

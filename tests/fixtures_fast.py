@@ -28,6 +28,9 @@ PERSONAS = {
     "admin_ada": ("admin_ada", "ada-admin-password", "admin", "华东"),
     "rep_east": ("rep_east", "rep-east-password", "sales_rep", "华东"),
     "rep_south": ("rep_south", "rep-south-password", "sales_rep", "华南"),
+    # Directors work every sales record: the persona of stories that are not about access.
+    "director_east": ("director_east", "director-east-password", "sales_director", "华东"),
+    "director_south": ("director_south", "director-south-password", "sales_director", "华南"),
 }
 
 

@@ -28,7 +28,9 @@ def get_principal(
             "send a bearer token: Authorization: Bearer <token>", code="authentication_required"
         )
     principal = workspace.identity.principal_for_token(credentials.credentials)
-    language = "zh-CN" if request.headers.get("accept-language", "").lower().startswith("zh") else "en"
+    language = (
+        "zh-CN" if request.headers.get("accept-language", "").lower().startswith("zh") else "en"
+    )
     purpose = request.headers.get(PURPOSE_HEADER) or request.query_params.get("purpose")
     if purpose and purpose not in PURPOSES:
         raise InvalidInput(

@@ -130,7 +130,13 @@ def export_records(
     path = Path(directory) / filename
     try:
         transfer.export_file(
-            workspace.records, principal, object_name, path, where=where, format=kind
+            workspace.records,
+            principal,
+            object_name,
+            path,
+            where=where,
+            format=kind,
+            exports=workspace.exports,
         )
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)

@@ -112,3 +112,4 @@ files = sa.Table(
 
 import dealcraft.access.tables  # noqa: E402,F401  (registers the access tables)
 import dealcraft.audit.tables  # noqa: E402,F401  (registers the audit trail's tables)
+import dealcraft.records.watermark  # noqa: E402, F401

@@ -24,8 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from dealcraft.access.principal import Principal
+from dealcraft.db.tx import write_transaction
 from dealcraft.errors import FieldError, InvalidInput, NotFound
+from dealcraft.records.scoping import ScopedSchema
 from dealcraft.records.service import BulkResult, ImportRejected, RecordService, RowError
+from dealcraft.records.watermark import ExportRegistry, strip_marks
 from dealcraft.schema.model import SYSTEM_COLUMNS, FieldDef, ObjectDef
 from dealcraft.schema.types import handler_for
 
@@ -90,8 +93,9 @@ def read_table(path: Path, format: str | None = None) -> tuple[list[str], list[l
     kind = detect_format(path, format)
     rows = _read_csv(path) if kind == "csv" else _read_xlsx(path)
 
-    # The header is the first row that is not blank.
-    while rows and _blank_row(rows[0]):
+    # The header is the first row that is not blank and not a "# ..." notice line (an
+    # export's confidentiality notice comes first).
+    while rows and (_blank_row(rows[0]) or _is_notice(rows[0])):
         rows.pop(0)
     if not rows:
         raise InvalidInput(
@@ -203,6 +207,11 @@ def _unreadable(path: Path, reason: str) -> InvalidInput:
 
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+def _is_notice(row: list[Any]) -> bool:
+    first = next((v for v in row if not _blank(v)), None)
+    return isinstance(first, str) and first.lstrip().startswith("#")
 
 
 def _blank_row(row: list[Any]) -> bool:
@@ -351,7 +360,7 @@ def cell_value(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, str):
-        text = value.strip()
+        text = strip_marks(value).strip()
         if not text:
             return None
         if text[0] == "'" and len(text) > 1 and _needs_quote(text[1:]):
@@ -510,10 +519,10 @@ def write_report(path: Path, rejected: list[RowError]) -> None:
 
 def export_columns(records: RecordService, principal: Principal, obj: ObjectDef) -> list[str]:
     """``id``, then every key of the fields the principal may read, in field order."""
+    scoped = ScopedSchema(records.registry.view(), records.policy, principal)
     keys = ["id"]
-    for f in obj.active_fields:
-        if records.policy.readable(principal, f):
-            keys.extend(handler_for(f.type).keys(f))
+    for f in scoped.readable_fields(obj):
+        keys.extend(handler_for(f.type).keys(f))
     return keys
 
 
@@ -526,27 +535,38 @@ def export_file(
     where: str | None = None,
     format: str = "csv",
     progress: Progress | None = None,
+    exports: ExportRegistry | None = None,
 ) -> int:
     """Write the records matching ``where`` to ``path``; returns how many were written.
 
     The header is the record keys, so the file imports again; ``id`` and computed fields
-    are ignored on import.
+    are ignored on import. With ``exports``, the export is registered and audited, and the
+    file carries a visible notice and an invisible per-row fingerprint.
     """
     kind = detect_format(Path(path), format)
     obj = _object(records, principal, object_name, "export")
     columns = export_columns(records, principal, obj)
     kinds = {key: f.type for f in obj.active_fields for key in handler_for(f.type).keys(f)}
     total = records.count(principal, obj.name, where=where) if progress else 0
+    exported_ids: list[int] = []
+    ticket = None
 
     def rows() -> Iterator[list[Any]]:
         done = 0
         cursor = None
         while True:
             page = records.list(
-                principal, obj.name, where=where, limit=EXPORT_PAGE_SIZE, cursor=cursor
+                principal,
+                obj.name,
+                where=where,
+                limit=EXPORT_PAGE_SIZE,
+                cursor=cursor,
+                operation="export",
             )
             for record in page.data:
-                yield [record.get(c) for c in columns]
+                exported_ids.append(record["id"])
+                row = [record.get(c) for c in columns]
+                yield _marked(row, columns, kinds, ticket.mark) if ticket else row
             done += len(page.data)
             if progress:
                 progress(done, max(total, done))
@@ -557,13 +577,75 @@ def export_file(
     # The first page is fetched before the file is opened, so a bad filter leaves no file.
     stream = rows()
     first = next(stream, None)
+    if exports is not None:
+        with write_transaction(records.engine) as conn:
+            ticket = exports.open(
+                conn,
+                user_id=principal.user_id,
+                username=principal.username,
+                object_name=obj.name,
+                where=where,
+                purpose=_purpose(principal),
+                format=kind,
+            )
+        if first is not None:
+            first = _marked(first, columns, kinds, ticket.mark)
     body = stream if first is None else _chain(first, stream)
+    notice = ticket.notice if ticket else None
     if kind == "csv":
-        count = _write_csv(Path(path), columns, body)
+        count = _write_csv(Path(path), columns, body, notice)
     else:
-        count = _write_xlsx(Path(path), obj, columns, kinds, body)
+        count = _write_xlsx(Path(path), obj, columns, kinds, body, notice)
+    if exports is not None and ticket is not None:
+        with write_transaction(records.engine) as conn:
+            digest = exports.close(conn, ticket, Path(path), exported_ids)
+            if records.audit is not None:
+                records.audit.record(
+                    conn,
+                    action="export",
+                    category="export",
+                    actor_id=principal.user_id,
+                    object_name=obj.name,
+                    data={
+                        "export_id": ticket.id,
+                        "where": where,
+                        "format": kind,
+                        "rows": count,
+                        "sha256": digest,
+                    },
+                    purpose=_purpose(principal),
+                )
     logger.info("records exported", extra={"object": obj.name, "count": count, "format": kind})
     return count
+
+
+def trace_file(exports: ExportRegistry, path: Path) -> dict[str, Any]:
+    """Which export a (possibly edited, converted or cut-down) file came from."""
+    kind = detect_format(Path(path))
+    raw = _read_csv(Path(path)) if kind == "csv" else _read_xlsx(Path(path))
+    rows = [r for r in raw if not _blank_row(r) and not _is_notice(r)]
+    if not rows:
+        return {"found": False, "rows": 0}
+    header = [strip_marks(str(v or "")).strip() for v in rows[0]]
+    return exports.trace(header, rows[1:])
+
+
+TEXT_KINDS = frozenset({"text", "long_text"})
+
+
+def _marked(row: list[Any], columns: list[str], kinds: dict[str, str], mark: str) -> list[Any]:
+    """The row with the fingerprint appended to its first non-empty text cell."""
+    for i, column in enumerate(columns):
+        value = row[i]
+        if kinds.get(column) in TEXT_KINDS and isinstance(value, str) and value:
+            marked = list(row)
+            marked[i] = value + mark
+            return marked
+    return row
+
+
+def _purpose(principal: Principal) -> str | None:
+    return next(iter(sorted(principal.purposes)), None)
 
 
 def _chain(first: list[Any], rest: Iterator[list[Any]]) -> Iterator[list[Any]]:
@@ -592,11 +674,15 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
-def _write_csv(path: Path, columns: list[str], rows: Iterator[list[Any]]) -> int:
+def _write_csv(
+    path: Path, columns: list[str], rows: Iterator[list[Any]], notice: str | None = None
+) -> int:
     count = 0
     # The BOM lets Excel on Windows open Chinese text without guessing the encoding.
     with path.open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out)
+        if notice:
+            writer.writerow([notice])
         writer.writerow(columns)
         for row in rows:
             writer.writerow([_csv_value(v) for v in row])
@@ -610,12 +696,15 @@ def _write_xlsx(
     columns: list[str],
     kinds: dict[str, str],
     rows: Iterator[list[Any]],
+    notice: str | None = None,
 ) -> int:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(obj.name[:31])
+    if notice:
+        sheet.append([notice])
     sheet.append(columns)
     count = 0
     for row in rows:
@@ -624,6 +713,8 @@ def _write_xlsx(
             cells.append(_xlsx_cell(WriteOnlyCell(sheet), kinds.get(column), value))
         sheet.append(cells)
         count += 1
+    if notice:
+        workbook.create_sheet("notice").append([notice])
     workbook.save(path)
     return count
 

@@ -17,12 +17,12 @@ STAGES = ["prospecting", "proposal", "negotiation", "won", "lost", None]
 
 
 @pytest.fixture
-def rep_east(crm):
-    return persona(crm, "rep_east")
+def director_east(crm):
+    return persona(crm, "director_east")
 
 
 @pytest.fixture
-def pipeline(crm, rep_east):
+def pipeline(crm, director_east):
     """Forty opportunities with repeated names and amounts, and NULLs in every sort key."""
     rng = random.Random(20240501)
     rows = []
@@ -36,8 +36,8 @@ def pipeline(crm, rep_east):
                 "close_date": rng.choice([None, "2024-01-31", "2024-06-30", "2025-02-28"]),
             }
         )
-    crm.records.bulk_create(rep_east, "opportunity", rows)
-    return crm.records.list(rep_east, "opportunity", limit=500).data
+    crm.records.bulk_create(director_east, "opportunity", rows)
+    return crm.records.list(director_east, "opportunity", limit=500).data
 
 
 def expected_order(records: list[dict], sort: str) -> list[int]:
@@ -75,33 +75,33 @@ def walk(ws, principal, sort: str, limit: int, where: str | None = None) -> list
         "-probability,close_date",
     ],
 )
-def test_walk_all_pages_shows_every_opportunity_once_in_order(crm, rep_east, pipeline, sort):
-    # when rep_east walks every page of seven with a multi-key sort
-    ids = walk(crm, rep_east, sort, limit=7)
+def test_walk_all_pages_shows_every_opportunity_once_in_order(crm, director_east, pipeline, sort):
+    # when director_east walks every page of seven with a multi-key sort
+    ids = walk(crm, director_east, sort, limit=7)
 
     # then every opportunity appears exactly once, in the documented order
     assert len(ids) == len(set(ids)) == 40
     assert ids == expected_order(pipeline, sort)
 
 
-def test_walk_pages_with_where_keeps_to_the_filter(crm, rep_east, pipeline):
-    ids = walk(crm, rep_east, "-amount,name", limit=4, where="amount is not null")
+def test_walk_pages_with_where_keeps_to_the_filter(crm, director_east, pipeline):
+    ids = walk(crm, director_east, "-amount,name", limit=4, where="amount is not null")
     wanted = [r for r in pipeline if r["amount"] is not None]
     assert ids == expected_order(wanted, "-amount,name")
 
 
 def test_walk_pages_while_a_record_is_added_before_the_cursor_repeats_nothing(
-    crm, rep_east, pipeline
+    crm, director_east, pipeline
 ):
     # given the first page sorted by amount
-    first = crm.records.list(rep_east, "opportunity", sort="amount,name", limit=10)
+    first = crm.records.list(director_east, "opportunity", sort="amount,name", limit=10)
 
     # when a smaller opportunity is created before the cursor, then the walk continues
-    crm.records.create(rep_east, "opportunity", {"name": "alpha", "amount": 1})
+    crm.records.create(director_east, "opportunity", {"name": "alpha", "amount": 1})
     rest, cursor = [], first.next_cursor
     while cursor:
         page = crm.records.list(
-            rep_east, "opportunity", sort="amount,name", limit=10, cursor=cursor
+            director_east, "opportunity", sort="amount,name", limit=10, cursor=cursor
         )
         rest += [r["id"] for r in page.data]
         cursor = page.next_cursor
@@ -112,7 +112,7 @@ def test_walk_pages_while_a_record_is_added_before_the_cursor_repeats_nothing(
 
 
 def test_list_without_sort_pages_by_id(crm_sqlite):
-    rep = persona(crm_sqlite, "rep_east")
+    rep = persona(crm_sqlite, "director_east")
     crm_sqlite.records.bulk_create(rep, "task", [{"subject": f"t{i}"} for i in range(5)])
     first = crm_sqlite.records.list(rep, "task", limit=3)
     second = crm_sqlite.records.list(rep, "task", limit=3, cursor=first.next_cursor)
@@ -122,7 +122,7 @@ def test_list_without_sort_pages_by_id(crm_sqlite):
 
 def test_cursor_of_another_sort_is_refused(crm_sqlite):
     # given a cursor issued for sort=name
-    rep = persona(crm_sqlite, "rep_east")
+    rep = persona(crm_sqlite, "director_east")
     crm_sqlite.records.bulk_create(rep, "task", [{"subject": f"t{i}"} for i in range(3)])
     cursor = crm_sqlite.records.list(rep, "task", sort="subject", limit=1).next_cursor
 

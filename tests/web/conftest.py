@@ -78,3 +78,11 @@ async def user(web_data_dir, caplog):
     errors = [r for r in caplog.get_records("call") if r.levelname == "ERROR"]
     if errors:
         pytest.fail(f"unexpected ERROR logs: {[r.getMessage() for r in errors]}", pytrace=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can tell that a test failed."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)

@@ -137,6 +137,9 @@ def page(browser, server, request):
         path=str(OUTPUT / f"{request.node.name}-{name}.png"), full_page=True
     )
     yield tab
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        tab.screenshot_step("failure")
     context.close()
     assert not problems, "\n".join(problems)
 
