@@ -122,3 +122,16 @@ def client(workspace):
         ).json()["access_token"]
         c.headers["Authorization"] = f"Bearer {token}"
         yield c
+
+
+# Workspaces copied from a per-session template (see fixtures_fast.py). Registered here, once,
+# so the session-scoped template is built once per backend, not once per test module.
+from fixtures_fast import (  # noqa: E402, F401
+    _pg_copy,
+    _pg_template,
+    _sqlite_copy,
+    _sqlite_template,
+    crm,
+    crm_sqlite,
+    crm_url,
+)

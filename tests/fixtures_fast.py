@@ -4,7 +4,7 @@ Installing the core sales app takes seconds per test; copying a SQLite file or c
 PostgreSQL database ``TEMPLATE`` takes a fraction of that. The template also holds the
 personas every story uses, so no test pays for argon2 hashing just to sign someone in.
 
-Import the fixtures into a test module with ``from fixtures_fast import *  # noqa: F403``.
+The fixtures are registered in conftest.py; tests import only the helpers (``persona``).
 """
 
 from __future__ import annotations

@@ -46,6 +46,8 @@ PAGE_SIZE = 25
 # Until a column chooser lands, lists show this many fields (the table scrolls sideways).
 LIST_COLUMNS = 12
 RELATED_LIMIT = 10
+# User fields that a new record assigns to its creator unless they choose someone else.
+OWNER_FIELDS = frozenset({"owner", "assignee", "assigned_to"})
 # Types that make poor list columns.
 NOT_IN_LISTS = frozenset({"long_text", "file"})
 
@@ -397,6 +399,8 @@ def form_page(
                 value = record.get(f.name)
                 if record_id is None and f.name in prefill:
                     value = _prefill_value(f, prefill[f.name])
+                elif record_id is None and f.type == "user" and f.name in OWNER_FIELDS:
+                    value = ctx.principal.user_id
                 elif record_id is None:
                     value = handler_for(f.type).default(f).get(f.name)
                 inputs[f.name] = field_input(f, value, input_ctx)

@@ -6,7 +6,6 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from fixtures_fast import *  # noqa: F403
 from fixtures_fast import PERSONAS, persona
 
 from dealcraft.app import create_app

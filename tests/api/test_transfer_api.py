@@ -7,6 +7,8 @@ import io
 import json
 
 import pytest
+
+from dealcraft.records.watermark import strip_marks
 from openpyxl import Workbook, load_workbook
 
 from dealcraft.api import transfer as transfer_api
@@ -169,8 +171,13 @@ def test_export_accounts_api_csv_downloaded(api):
     disposition = response.headers["content-disposition"]
     assert disposition.startswith("attachment;") and ".csv" in disposition
     assert "account-" in disposition
-    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert [r["name"] for r in rows] == ["华为"]
+    # ... whose first line is the visible confidentiality notice, and whose rows carry the
+    # invisible fingerprint after the name
+    notice, body = response.content.decode("utf-8-sig").split("\r\n", 1)
+    assert notice.startswith("# ") and "admin" in notice
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert [strip_marks(r["name"]) for r in rows] == ["华为"]
+    assert rows[0]["name"] != "华为"
 
 
 def test_export_opportunities_api_xlsx_reimports(api):
@@ -189,9 +196,14 @@ def test_export_opportunities_api_xlsx_reimports(api):
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == transfer_api.transfer.CONTENT_TYPES["xlsx"]
     sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
-    header = [c.value for c in sheet[1]]
-    values = dict(zip(header, [c.value for c in sheet[2]], strict=True))
-    assert (values["name"], values["account"], values["amount"]) == ("MES", account["id"], 1000)
+    assert str(sheet[1][0].value).startswith("# ")  # the notice row
+    header = [c.value for c in sheet[2]]
+    values = dict(zip(header, [c.value for c in sheet[3]], strict=True))
+    assert (strip_marks(values["name"]), values["account"], values["amount"]) == (
+        "MES",
+        account["id"],
+        1000,
+    )
     assert again.status_code == 200, again.text
     assert (again.json()["created"], again.json()["unchanged"]) == (0, 1)
 

@@ -6,7 +6,6 @@ import random
 from datetime import date, datetime
 
 import pytest
-from fixtures_fast import *  # noqa: F403
 from fixtures_fast import persona
 
 from dealcraft.errors import InvalidInput

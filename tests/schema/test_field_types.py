@@ -10,7 +10,6 @@ from datetime import date, datetime
 
 import pytest
 import sqlalchemy as sa
-from fixtures_fast import *  # noqa: F403
 from fixtures_fast import _open, persona
 
 from dealcraft.errors import ValidationFailed

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from fixtures_fast import *  # noqa: F403
 from fixtures_fast import _open, persona
 
 from dealcraft.errors import Conflict, NotFound, ValidationFailed
