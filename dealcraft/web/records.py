@@ -46,7 +46,8 @@ PAGE_SIZE = 25
 # Until a column chooser lands, lists show this many fields (the table scrolls sideways).
 LIST_COLUMNS = 12
 RELATED_LIMIT = 10
-# User fields that a new record assigns to its creator unless they choose someone else.
+# A new record starts owned by its creator and in their region (the usual row scope of a
+# rep), unless they choose otherwise.
 OWNER_FIELDS = frozenset({"owner", "assignee", "assigned_to"})
 # Types that make poor list columns.
 NOT_IN_LISTS = frozenset({"long_text", "file"})
@@ -401,6 +402,8 @@ def form_page(
                     value = _prefill_value(f, prefill[f.name])
                 elif record_id is None and f.type == "user" and f.name in OWNER_FIELDS:
                     value = ctx.principal.user_id
+                elif record_id is None and f.type == "choice" and f.name == "region":
+                    value = ctx.principal.region
                 elif record_id is None:
                     value = handler_for(f.type).default(f).get(f.name)
                 inputs[f.name] = field_input(f, value, input_ctx)

@@ -365,7 +365,6 @@ def test_every_error_code_of_the_failure_paths_is_documented(api, crm_sqlite):
         api.get("/api/v1/records/account", headers={"Authorization": "Bearer dct_forged"}),
     ]
     codes = {f.json()["error"]["code"] for f in failures}
-    print(sorted(codes))
 
     # then each answered an error, and every code is one docs/api.md lists
     assert all(400 <= f.status_code < 500 for f in failures)
