@@ -20,6 +20,7 @@ from dealcraft.demo.deals import (
     build_tasks,
 )
 from dealcraft.demo.org import build_org
+from dealcraft.demo.rooms import build_deal_rooms
 from dealcraft.demo.scales import SCALES, Scale
 from dealcraft.errors import InvalidInput
 
@@ -29,6 +30,7 @@ __all__ = ["SCALES", "Scale", "build_demo", "demo_scale"]
 STEPS = [
     ("org", build_org),
     ("accounts", build_accounts),
+    ("deal_rooms", build_deal_rooms),
     ("leads", build_leads),
     ("opportunities", build_opportunities),
     ("contracts", build_contracts),

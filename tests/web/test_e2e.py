@@ -210,7 +210,7 @@ def test_admin_adds_field_then_rep_sells_through_the_kanban(page, server):
     page.get_by_text("Moved to Proposal").wait_for()
     page.wait_for_timeout(1000)
     page.screenshot_step("06-debug")
-    print("DEBUGHTML", page.locator(f"[data-card='{opportunity_id}']").count(), page.locator("[data-column=proposal]").inner_text()[:300])
+    print("DEBUGHTML", page.locator(f"[data-card='{opportunity_id}']").count(), repr(page.locator("[data-column=proposal]").inner_text()[:200]), repr(page.locator("[data-column=prospecting]").inner_text()[:200]))
     page.locator(f"[data-column=proposal] [data-card='{opportunity_id}']").wait_for()
     page.screenshot_step("06-kanban-after")
 
