@@ -110,6 +110,22 @@ files = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
+# The register of exports, for tracing a leaked file back to its exporter.
+exports = sa.Table(
+    "dc_export",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.BigInteger),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("object_name", sa.String(63), nullable=False),
+    sa.Column("where", sa.Text),
+    sa.Column("purpose", sa.String(63)),
+    sa.Column("format", sa.String(8), nullable=False),
+    sa.Column("row_count", sa.Integer),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("record_ids", sa.JSON),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
 import dealcraft.access.tables  # noqa: E402,F401  (registers the access tables)
 import dealcraft.audit.tables  # noqa: E402,F401  (registers the audit trail's tables)
-import dealcraft.records.watermark  # noqa: E402, F401

@@ -21,26 +21,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from dealcraft.db.system import metadata
+from dealcraft.db.system import exports
 from dealcraft.schema.service import utcnow
 
 logger = logging.getLogger(__name__)
 
-exports = sa.Table(
-    "dc_export",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("user_id", sa.BigInteger),
-    sa.Column("username", sa.String(64), nullable=False),
-    sa.Column("object_name", sa.String(63), nullable=False),
-    sa.Column("where", sa.Text),
-    sa.Column("purpose", sa.String(63)),
-    sa.Column("format", sa.String(8), nullable=False),
-    sa.Column("row_count", sa.Integer),
-    sa.Column("sha256", sa.String(64)),
-    sa.Column("record_ids", sa.JSON),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-)
 
 ZERO, ONE, FRAME = "\u200b", "\u200c", "\u2060"
 INVISIBLE = frozenset({ZERO, ONE, FRAME, "\u200d", "\ufeff"})
