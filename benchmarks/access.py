@@ -85,8 +85,8 @@ def measure(bench_ws: Any, seconds: float) -> dict[str, Any]:
         for name, principal in (("admin", admin), ("rep", rep)):
             log(f"  list {object_name} as {name}")
             samples = timed(
-                lambda p=principal: ws.records.list(
-                    p, object_name, where=where, sort=sort, limit=50
+                lambda p=principal, o=object_name, w=where, s=sort: ws.records.list(
+                    p, o, where=w, sort=s, limit=50
                 ),
                 seconds,
             )

@@ -14,6 +14,9 @@ import sqlalchemy as sa
 
 from dealcraft.db.engine import create_engine, normalise_url
 
+# NiceGUI's simulated-user fixture for the web tests (pytest_plugins must live here).
+pytest_plugins = ["nicegui.testing.user_plugin"]
+
 PG_URL = os.environ.get("DEALCRAFT_TEST_PG_URL")
 _skipped_pg: list[str] = []
 

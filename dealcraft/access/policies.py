@@ -345,6 +345,10 @@ class PolicyEngine:
     def __init__(self, store: PolicyStore) -> None:
         self.store = store
 
+    def version(self) -> int:
+        """Changes whenever a policy changes (callers cache per version)."""
+        return self.store.snapshot().version
+
     def _policies(self, principal: Principal, obj_name: str) -> list[Policy]:
         return self.store.snapshot().for_object(principal, obj_name)
 

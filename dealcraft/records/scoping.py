@@ -5,10 +5,15 @@ for a principal: fields they may not read do not exist in their filters, and eve
 object a query touches (a dotted path, a roll-up's children, a reference being written) is
 read through that object's row scope. A computed field is readable only when every field it
 reads is, so a formula cannot leak what a field rule hides.
+
+A ScopedSchema is immutable for one schema view and one version of the policies, so the
+record service keeps recent ones and reuses them across requests: field decisions, parsed
+scopes and the plan for serialising rows are worked out once.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +23,10 @@ from dealcraft.access.policy import AccessPolicy
 from dealcraft.access.principal import Principal
 from dealcraft.schema.model import FieldDef, ObjectDef
 from dealcraft.schema.registry import SYSTEM_REFS, SchemaView
-from dealcraft.schema.types import handler_for
+from dealcraft.schema.types import FieldType, handler_for
+
+# Parsing is pure: the same text always gives the same tree.
+parse_expression = lru_cache(maxsize=2048)(expr.parse)
 
 
 class ScopedSchema:
@@ -27,7 +35,13 @@ class ScopedSchema:
         self.policy = policy
         self.principal = principal
         self._readable: dict[tuple[str, str], bool] = {}
-        self._scopes: dict[str, Any] = {}
+        self._masked: dict[tuple[str, str], bool] = {}
+        self._fields: dict[str, list[FieldDef]] = {}
+        self._plans: dict[str, list[tuple[FieldDef, FieldType, bool]]] = {}
+        self._scopes: dict[str, expr.Checked | None] = {}
+        self._params = principal.expression_params()
+        # The record service's SELECT per object (on the view's own table), built once.
+        self.statements: dict[str, Any] = {}
 
     # Fields -------------------------------------------------------------------------------
     def readable(self, f: FieldDef) -> bool:
@@ -42,7 +56,7 @@ class ScopedSchema:
 
     def _computed_readable(self, f: FieldDef) -> bool:
         try:
-            reads = self.view._raw_paths(f)
+            reads = self.view.raw_paths(f)
         except expr.ExprError:
             return False
         for object_name, field_name in reads:
@@ -54,11 +68,27 @@ class ScopedSchema:
         return True
 
     def masked(self, f: FieldDef) -> bool:
-        is_masked = getattr(self.policy, "masked", None)
-        return bool(is_masked and is_masked(self.principal, f))
+        key = (f.object_name, f.name)
+        cached = self._masked.get(key)
+        if cached is None:
+            is_masked = getattr(self.policy, "masked", None)
+            cached = self._masked[key] = bool(is_masked and is_masked(self.principal, f))
+        return cached
 
     def readable_fields(self, obj: ObjectDef) -> list[FieldDef]:
-        return [f for f in obj.active_fields if self.readable(f)]
+        cached = self._fields.get(obj.name)
+        if cached is None:
+            cached = self._fields[obj.name] = [f for f in obj.active_fields if self.readable(f)]
+        return cached
+
+    def read_plan(self, obj: ObjectDef) -> list[tuple[FieldDef, FieldType, bool]]:
+        """Per readable field: its handler and whether its values are masked."""
+        cached = self._plans.get(obj.name)
+        if cached is None:
+            cached = self._plans[obj.name] = [
+                (f, handler_for(f.type), self.masked(f)) for f in self.readable_fields(obj)
+            ]
+        return cached
 
     # Catalog (filters): only fields shown in full may be filtered or sorted on -----------
     def lookup(self, object_name: str, field_name: str) -> expr.FieldRef | None:
@@ -73,14 +103,19 @@ class ScopedSchema:
     # Binder ------------------------------------------------------------------------------
     def row_scope(self, object_name: str, table: sa.FromClause) -> Any:
         """The principal's row scope on ``table`` as SQL, or None for every row."""
-        obj = self.view.objects[object_name]
-        scope = self.policy.row_scope(self.principal, obj)
-        if scope is None:
+        if object_name not in self._scopes:
+            obj = self.view.objects[object_name]
+            scope = self.policy.row_scope(self.principal, obj)
+            # Scopes are written by admins over the raw schema, so they check unscoped.
+            self._scopes[object_name] = (
+                None
+                if scope is None
+                else expr.check(parse_expression(scope), self.view, object_name, self._params)
+            )
+        checked = self._scopes[object_name]
+        if checked is None:
             return None
-        params = self.principal.expression_params()
-        # Scopes are written by admins over the raw schema, so they compile unscoped.
-        checked = expr.check(scope, self.view, object_name, params)
-        return expr.to_sql(checked, self.view, table, params)
+        return expr.to_sql(checked, self.view, table, self._params)
 
     def table(self, object_name: str) -> sa.FromClause:
         base = self.view.tables[object_name].alias()

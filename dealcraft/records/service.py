@@ -9,7 +9,11 @@ event in one transaction; events are handed on only after it commits.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +44,7 @@ from dealcraft.records.cursor import (
     order_clauses,
     parse_sort,
 )
-from dealcraft.records.scoping import ScopedSchema
+from dealcraft.records.scoping import ScopedSchema, parse_expression
 from dealcraft.schema.model import SYSTEM_COLUMNS, FieldDef, ObjectDef
 from dealcraft.schema.registry import SYSTEM_REFS, SchemaRegistry, SchemaView
 from dealcraft.schema.service import utcnow
@@ -49,6 +53,7 @@ from dealcraft.schema.types import DateTimeType, handler_for
 logger = logging.getLogger(__name__)
 
 MAX_LIMIT = 500
+SCOPED_CACHE_SIZE = 256
 _DT = DateTimeType()
 
 
@@ -113,6 +118,13 @@ def _record_not_found(obj: ObjectDef, record_id: Any) -> NotFound:
     )
 
 
+@dataclass
+class _WritePlan:
+    by_key: dict[str, tuple[FieldDef, Any, bool]]
+    defaults: dict[str, dict[str, Any]]
+    required: list[tuple[FieldDef, tuple[str, ...]]]
+
+
 class ScopeViolation(Forbidden):
     """A write would put a record where its writer could not see it."""
 
@@ -133,6 +145,9 @@ class RecordService:
         self.policy: AccessPolicy = policy or BaselinePolicy()
         self.after_commit = after_commit
         self.audit = audit
+        # Recent principals' scoped schemas, for one schema view and policy version each.
+        self._scoped: OrderedDict[tuple[Any, ...], ScopedSchema] = OrderedDict()
+        self._scoped_lock = threading.Lock()
 
     # Reading ----------------------------------------------------------------------------
     def get(
@@ -267,6 +282,20 @@ class RecordService:
             return value
 
         entries = []
+        if not any(row["operation"] == "create" for row in rows):
+            # Created in a batch: the creation is the row's own created_at and created_by.
+            entries.append(
+                {
+                    "id": None,
+                    "operation": "create",
+                    "field": None,
+                    "old_value": None,
+                    "new_value": {k: shown(k, v) for k, v in initial.items()},
+                    "version": 1,
+                    "changed_by": current["created_by"],
+                    "changed_at": current["created_at"],
+                }
+            )
         for row in rows:
             if row["field"] is not None and row["field"] not in visible:
                 continue
@@ -442,7 +471,22 @@ class RecordService:
         if obj is None:
             raise _object_not_found(object_name)
         self._check(principal, obj, operation)
-        return ScopedSchema(view, self.policy, principal), obj
+        return self._scoped_schema(view, principal), obj
+
+    def _scoped_schema(self, view: SchemaView, principal: Principal) -> ScopedSchema:
+        version = getattr(self.policy, "version", None)
+        key = (principal, id(view), version() if version else 0)
+        with self._scoped_lock:
+            scoped = self._scoped.get(key)
+            if scoped is not None and scoped.view is view:
+                self._scoped.move_to_end(key)
+                return scoped
+        scoped = ScopedSchema(view, self.policy, principal)
+        with self._scoped_lock:
+            self._scoped[key] = scoped
+            while len(self._scoped) > SCOPED_CACHE_SIZE:
+                self._scoped.popitem(last=False)
+        return scoped
 
     def _check(self, principal: Principal, obj: ObjectDef, operation: str) -> None:
         try:
@@ -501,19 +545,23 @@ class RecordService:
 
     # Internals: SQL -----------------------------------------------------------------------
     def _select(self, scoped: ScopedSchema, obj: ObjectDef, table: sa.Table) -> sa.Select:
-        columns: list[Any] = [table.c[name] for name in SYSTEM_COLUMNS]
-        columns.append(table.c.deleted_at)
-        for f in scoped.readable_fields(obj):
-            handler = handler_for(f.type)
-            if handler.stored:
-                columns.extend(table.c[c] for c in scoped.view.column_names(f))
-            else:
-                columns.append(handler.sql(f, f.name, table, scoped).label(f.name))
-        query = sa.select(*columns)
-        scope = scoped.row_scope(obj.name, table)
-        if scope is not None:
-            query = query.where(scope)
-        return query
+        """The principal's SELECT of ``obj``: readable columns, computed fields, row scope."""
+        cached = scoped.statements.get(obj.name)
+        if cached is None:
+            columns: list[Any] = [table.c[name] for name in SYSTEM_COLUMNS]
+            columns.append(table.c.deleted_at)
+            for f in scoped.readable_fields(obj):
+                handler = handler_for(f.type)
+                if handler.stored:
+                    columns.extend(table.c[c] for c in scoped.view.column_names(f))
+                else:
+                    columns.append(handler.sql(f, f.name, table, scoped).label(f.name))
+            cached = sa.select(*columns)
+            scope = scoped.row_scope(obj.name, table)
+            if scope is not None:
+                cached = cached.where(scope)
+            scoped.statements[obj.name] = cached
+        return cached
 
     def _condition(
         self,
@@ -525,7 +573,7 @@ class RecordService:
     ) -> Any:
         merged = {**(params or {}), **scoped.principal.expression_params()}
         try:
-            checked = expr.check(where, scoped, obj.name, merged)
+            checked = expr.check(parse_expression(where), scoped, obj.name, merged)
         except expr.ExprError as e:
             raise InvalidInput(
                 e.message, code=e.code, details={"field": "where", **e.to_details()}
@@ -576,27 +624,31 @@ class RecordService:
         }
         if row["deleted_at"] is not None:
             record["deleted_at"] = _DT.dump(None, row["deleted_at"])  # type: ignore[arg-type]
-        for f in scoped.readable_fields(obj):
-            values = handler_for(f.type).read(f, row)
-            if f.name not in unmasked and scoped.masked(f):
+        for f, handler, masked in scoped.read_plan(obj):
+            values = handler.read(f, row)
+            if masked and f.name not in unmasked:
                 values = {k: mask_value(f.type, v) for k, v in values.items()}
             record.update(values)
         return record
 
     # Internals: validation ---------------------------------------------------------------
-    def _write_plan(
-        self, scoped: ScopedSchema, obj: ObjectDef
-    ) -> list[tuple[FieldDef, Any, tuple[str, ...], bool]]:
-        """Per active field: handler, JSON keys, and whether the principal may write it."""
-        return [
-            (
-                f,
-                handler_for(f.type),
-                handler_for(f.type).keys(f),
-                self.policy.writable(scoped.principal, f),
-            )
-            for f in obj.active_fields
-        ]
+    def _write_plan(self, scoped: ScopedSchema, obj: ObjectDef) -> _WritePlan:
+        """What writing a record of ``obj`` takes, worked out once per call."""
+        by_key: dict[str, tuple[FieldDef, Any, bool]] = {}
+        defaults: dict[str, dict[str, Any]] = {}
+        required: list[tuple[FieldDef, tuple[str, ...]]] = []
+        for f in obj.active_fields:
+            handler = handler_for(f.type)
+            writable = self.policy.writable(scoped.principal, f)
+            for key in handler.keys(f):
+                by_key[key] = (f, handler, writable)
+            default = handler.default(f)
+            if default:
+                defaults[f.name] = default
+            if f.required and handler.stored:
+                main = tuple(c for c in scoped.view.column_names(f) if not c.endswith("_currency"))
+                required.append((f, main))
+        return _WritePlan(by_key, defaults, required)
 
     def _prepare(
         self,
@@ -606,7 +658,7 @@ class RecordService:
         *,
         creating: bool,
         defaulted: set[str] | None = None,
-        plan: list[tuple[FieldDef, Any, tuple[str, ...], bool]] | None = None,
+        plan: _WritePlan | None = None,
     ) -> dict[str, Any]:
         """Column values from an API payload; every bad field is reported at once.
 
@@ -616,40 +668,48 @@ class RecordService:
             raise ValidationFailed(
                 [FieldError("body", "invalid_body", "a record is a JSON object")]
             )
+        plan = plan or self._write_plan(scoped, obj)
         errors: list[FieldError] = []
-        owners = scoped.view.json_keys(obj.name)
-        for key in data:
-            if key in owners:
-                continue
-            if key in SYSTEM_COLUMNS or key == "deleted_at":
-                errors.append(FieldError(key, "read_only_field", f"{key} is set by the platform"))
-            else:
-                errors.append(
-                    FieldError(key, "unknown_field", f"{obj.name} has no field {key!r}", key)
-                )
         values: dict[str, Any] = {}
-        for f, handler, keys, writable in plan or self._write_plan(scoped, obj):
-            present = any(k in data for k in keys)
-            if present and not writable:
+        given: set[str] = set()
+        for key in data:
+            entry = plan.by_key.get(key)
+            if entry is None:
+                if key in SYSTEM_COLUMNS or key == "deleted_at":
+                    errors.append(
+                        FieldError(key, "read_only_field", f"{key} is set by the platform")
+                    )
+                else:
+                    errors.append(
+                        FieldError(key, "unknown_field", f"{obj.name} has no field {key!r}", key)
+                    )
+                continue
+            f, handler, writable = entry
+            if f.name in given:
+                continue
+            given.add(f.name)
+            if not writable:
                 errors.append(FieldError(f.name, "read_only_field", f"{f.name} is read-only"))
                 continue
             try:
-                if present:
-                    written = handler.write(f, data)
-                else:
-                    written = handler.default(f) if creating else {}
+                values.update(handler.write(f, data))
             except FieldError as e:
                 errors.append(e)
-                continue
-            if f.required and (creating or present) and handler.stored:
-                main = [v for k, v in written.items() if not k.endswith("_currency")]
-                if not main or all(v is None for v in main):
+        if creating:
+            for name, default in plan.defaults.items():
+                if name not in given:
+                    values.update(default)
+                    if defaulted is not None:
+                        defaulted.update(default)
+        failed = {e.field for e in errors}
+        for f, main in plan.required:
+            if (creating or f.name in given) and f.name not in failed:
+                if all(values.get(c) is None for c in main):
                     errors.append(FieldError(f.name, "required", f"{f.name} is required"))
-                    continue
-            values.update(written)
-            if not present and defaulted is not None:
-                defaulted.update(written)
         if errors:
+            # Unknown keys first, then the fields' errors in the object's field order.
+            order = {key: i for i, key in enumerate(plan.by_key)}
+            errors.sort(key=lambda e: order.get(e.field, -1))
             raise ValidationFailed(errors)
         return values
 
@@ -673,18 +733,16 @@ class RecordService:
             if not wanted:
                 continue
             target_name = handler.target(f)  # type: ignore[attr-defined]
-            target = scoped.table(target_name)
+            target = scoped.view.tables[target_name]
+            scope = scoped.row_scope(target_name, target)
             found: set[int] = set()
             ids = sorted(wanted)
             for start in range(0, len(ids), 900):
                 chunk = ids[start : start + 900]
-                found.update(
-                    conn.execute(
-                        sa.select(target.c.id).where(
-                            target.c.id.in_(chunk), target.c.deleted_at.is_(None)
-                        )
-                    ).scalars()
+                query = sa.select(target.c.id).where(
+                    target.c.id.in_(chunk), target.c.deleted_at.is_(None)
                 )
+                found.update(conn.execute(query if scope is None else query.where(scope)).scalars())
             missing = wanted - found
             for i, r in enumerate(rows):
                 if r.get(column) in missing:
@@ -794,54 +852,73 @@ class RecordService:
             for rid, r in zip(ids, rows, strict=True)
         ]
         conn.execute(table.insert(), full)
-        conn.execute(
-            system.history.insert(),
-            [
-                {
-                    "object_name": obj.name,
-                    "record_id": rid,
-                    "operation": "create",
-                    "field": None,
-                    "old_value": None,
-                    "new_value": None,
-                    "version": 1,
-                    "changed_by": actor,
-                    "changed_at": now,
-                }
-                for rid in ids
-            ],
-        )
-        new_events = [
-            {
-                "event_type": "record.created",
-                "object_name": obj.name,
-                "record_id": rid,
-                "payload": {"version": 1},
-                "actor_id": actor,
-                "created_at": now,
-            }
-            for rid in ids
-        ]
-        conn.execute(system.outbox.insert(), new_events)
-        events.extend(new_events)
-        if self.audit is not None:
-            snapshots = (
-                [self._snapshot(scoped.view, obj, r) for r in rows] if len(rows) <= 1 else None
-            )
-            self.audit.record_many(
-                conn,
+        if len(rows) == 1:
+            conn.execute(
+                system.history.insert(),
                 [
                     {
-                        "action": "record.create",
-                        "category": "data",
-                        "actor_id": actor,
                         "object_name": obj.name,
-                        "record_id": rid,
-                        "data": {"new": snapshots[i]} if snapshots else {"import": True},
-                        "purpose": _purpose(principal),
+                        "record_id": ids[0],
+                        "operation": "create",
+                        "field": None,
+                        "old_value": None,
+                        "new_value": None,
+                        "version": 1,
+                        "changed_by": actor,
+                        "changed_at": now,
                     }
-                    for i, rid in enumerate(ids)
                 ],
+            )
+            new_events = [
+                {
+                    "event_type": "record.created",
+                    "object_name": obj.name,
+                    "record_id": ids[0],
+                    "payload": {"version": 1},
+                    "actor_id": actor,
+                    "created_at": now,
+                }
+            ]
+        else:
+            # A batch is one write: one event naming its records. Their creation (who, when)
+            # is in the rows themselves, so history shows it without a row per record.
+            new_events = [
+                {
+                    "event_type": "records.created",
+                    "object_name": obj.name,
+                    "record_id": None,
+                    "payload": {"ids": ids, "version": 1},
+                    "actor_id": actor,
+                    "created_at": now,
+                }
+            ]
+        conn.execute(system.outbox.insert(), new_events)
+        events.extend(new_events)
+        if self.audit is not None and len(rows) == 1:
+            self.audit.record(
+                conn,
+                action="record.create",
+                category="data",
+                actor_id=actor,
+                object_name=obj.name,
+                record_id=ids[0],
+                data={"new": self._snapshot(scoped.view, obj, rows[0])},
+                purpose=_purpose(principal),
+            )
+        elif self.audit is not None:
+            # One entry per batch: the ids, and a digest of exactly what was written.
+            digest = hashlib.sha256(
+                json.dumps(full, default=str, sort_keys=True, ensure_ascii=False).encode()
+            ).hexdigest()
+            self.audit.record(
+                conn,
+                action="record.create",
+                category="data",
+                actor_id=actor,
+                object_name=obj.name,
+                record_id=ids[0],
+                data={"ids": [ids[0], ids[-1]], "count": len(ids), "sha256": digest},
+                purpose=_purpose(principal),
             )
         return ids
 

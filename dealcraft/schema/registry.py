@@ -91,6 +91,7 @@ class SchemaView:
         self._stored_cache: dict[str, list[tuple[FieldDef, Any, tuple[str, ...]]]] = {}
         self._keys_cache: dict[str, dict[str, FieldDef]] = {}
         self._column_cache: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._paths_cache: dict[tuple[str, str], set[tuple[str, str]]] = {}
 
     # Tables -----------------------------------------------------------------------------
     def _build_table(self, obj: ObjectDef) -> sa.Table:
@@ -333,12 +334,19 @@ class SchemaView:
                 if handler_for(f.type).stored or (obj.name, f.name) == (object_name, field_name):
                     continue
                 try:
-                    deps = self._raw_paths(f)
+                    deps = self.raw_paths(f)
                 except expr.ExprError:
                     continue
                 if (object_name, field_name) in deps:
                     result.append(f"{obj.name}.{f.name}")
         return result
+
+    def raw_paths(self, f: FieldDef) -> set[tuple[str, str]]:
+        """Every (object, field) a computed field reads, stored or not (computed once)."""
+        key = (f.object_name, f.name)
+        if key not in self._paths_cache:
+            self._paths_cache[key] = self._raw_paths(f)
+        return self._paths_cache[key]
 
     def _raw_paths(self, f: FieldDef) -> set[tuple[str, str]]:
         """Every (object, field) a computed field reads, stored or not."""

@@ -43,6 +43,7 @@ from dealcraft.workspace import Workspace
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 25
+DEFAULT_SORT = "-updated_at"
 # Until a column chooser lands, lists show this many fields (the table scrolls sideways).
 LIST_COLUMNS = 12
 RELATED_LIMIT = 10
@@ -142,7 +143,7 @@ def render_rows(
 
 
 def list_page(ctx: PageContext, obj: ObjectDef, where: str, sort: str) -> None:
-    state = ListState(where=where, sort=sort)
+    state = ListState(where=where, sort=sort or DEFAULT_SORT)
     records = ctx.workspace.records
     fields = list_fields(obj)
 

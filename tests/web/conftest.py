@@ -1,6 +1,6 @@
 """Fixtures for the web tests: a seeded workspace copied per test, and NiceGUI's simulated user.
 
-The ``user`` fixture is NiceGUI's (``nicegui.testing.user_plugin``) pointed at ``web_main.py``,
+The ``user`` fixture is NiceGUI's user simulation pointed at ``web_main.py``,
 which builds the real app with ``create_app`` + ``mount_web`` on this test's workspace copy.
 """
 
@@ -11,28 +11,18 @@ from pathlib import Path
 
 import pytest
 from conftest import make_workspace
+
+# pytest allows ``pytest_plugins = ["nicegui.testing.user_plugin"]`` only in the top-level
+# conftest, so the plugin's configure hook (a private storage directory for the session) is
+# taken from it here, and its ``user`` fixture is defined below on our main file.
+from nicegui.testing.general_fixtures import pytest_configure  # noqa: E402,F401
 from nicegui.testing.user_simulation import user_simulation
 
 from dealcraft.settings import Settings
 from dealcraft.workspace import Workspace
 from web.seed import seed_workspace
 
-pytest_plugins = ["nicegui.testing.user_plugin"]
-
 MAIN_FILE = Path(__file__).parent / "web_main.py"
-
-
-def ensure_access_tables(workspace: Workspace) -> None:
-    """Create system tables that have no migration yet.
-
-    The access layer's tables (dc_login_attempt, dc_policy ...) are declared on the system
-    metadata but not yet in an Alembic revision; until that revision lands, create them so
-    sign-in works. ``checkfirst`` makes this a no-op once the migration creates them.
-    """
-    import dealcraft.access.tables  # noqa: F401 - registers the tables on the metadata
-    from dealcraft.db.system import metadata
-
-    metadata.create_all(workspace.engine, checkfirst=True)
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +30,6 @@ def web_template(tmp_path_factory) -> Path:
     """A workspace with the core app, the personas and a few records, built once."""
     base = tmp_path_factory.mktemp("web_template")
     ws = make_workspace(base / "data", f"sqlite:///{base / 'data' / 'dealcraft.db'}")
-    ensure_access_tables(ws)
     seed_workspace(ws)
     with ws.engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -1,0 +1,1 @@
+"""Connectors: sources that bring data in, and channels that send messages out."""

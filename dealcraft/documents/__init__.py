@@ -1,0 +1,1 @@
+"""Documents: generated proposal decks (PPTX)."""

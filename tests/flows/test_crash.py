@@ -1,0 +1,145 @@
+"""Durability under SIGKILL: 200 runs, each sending an e-mail and calling a webhook and
+updating its record, while the worker process is killed at random moments and restarted.
+
+Every run completes and every effect arrives: each e-mail's Message-ID and each webhook's
+delivery id is seen at the receiver. Over a network "exactly once" means "at least once,
+recognisably": a worker killed after the receiver accepted a message but before the ledger
+recorded it sends it again with the same key, and the receiver drops the repeat. The test
+counts those repeats and allows at most one per kill (the one effect in flight).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import sqlalchemy as sa
+
+from dealcraft.access.principal import SYSTEM
+from dealcraft.flows.service import FlowService
+from dealcraft.flows.tables import flow_runs
+from dealcraft.settings import Settings
+from dealcraft.workspace import Workspace
+
+RUNS = 200
+FLOW = """
+name: crash_test
+enabled: true
+run_as: flow_bot
+trigger: {{type: record.created, object: lead}}
+steps:
+  - id: mail
+    type: notify
+    channel: email
+    to: "{{{{record.email}}}}"
+    subject: "Welcome {{{{record.name}}}}"
+    text: "Hello {{{{record.name}}}}, lead {{{{record.id}}}}"
+  - id: hook
+    type: webhook
+    url: "{webhook}/leads"
+    secret: crash-secret
+    body: {{lead: "{{{{record.id}}}}", name: "{{{{record.name}}}}"}}
+  - id: mark
+    type: update_record
+    values: {{status: contacted}}
+"""
+
+
+def _start_worker(env: dict[str, str], log) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dealcraft.flows.worker", "4"],
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
+
+
+def test_killed_worker_completes_every_run_and_delivers_each_effect_once(
+    _sqlite_copy, tmp_path, smtp_sink, webhook_sink
+):
+    # Given a workspace with the flow, and a worker configured for short leases.
+    data_dir = tmp_path / "data"
+    ws = Workspace(Settings(data_dir=data_dir, database_url=_sqlite_copy, env="test"))
+    service = FlowService(ws)
+    service.ensure_service_account("flow_bot", "sales_director")
+    service.import_yaml(FLOW.format(webhook=webhook_sink.url))
+    env = {
+        **os.environ,
+        "DEALCRAFT_ENV": "test",
+        "DEALCRAFT_DATA_DIR": str(data_dir),
+        "DEALCRAFT_DATABASE_URL": _sqlite_copy,
+        "DEALCRAFT_FLOW_SMTP_PORT": str(smtp_sink.port),
+        "DEALCRAFT_FLOW_LEASE_SECONDS": "1.5",
+        "DEALCRAFT_FLOW_BACKOFF_SECONDS": "0.1",
+        "DEALCRAFT_FLOW_PUMP_SECONDS": "0.1",
+    }
+    log = (tmp_path / "worker.log").open("wb")
+    rng = random.Random(20240601)
+    started = time.monotonic()
+
+    # When 200 leads are created while the worker is killed and restarted at random.
+    worker = _start_worker(env, log)
+    leads = [
+        ws.records.create(
+            SYSTEM, "lead", {"name": f"Lead {i}", "email": f"lead{i}@example.com"}
+        )["id"]
+        for i in range(RUNS)
+    ]
+    kills = 0
+    while time.monotonic() - started < 75:
+        time.sleep(rng.uniform(0.2, 1.2))
+        if _completed(ws) == RUNS:
+            break
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        kills += 1
+        worker = _start_worker(env, log)
+        if kills >= 12:
+            break
+    deadline = time.monotonic() + 40
+    while _completed(ws) < RUNS and time.monotonic() < deadline:
+        time.sleep(0.2)
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+    log.close()
+
+    # Then every run completed and every lead was marked.
+    statuses = _statuses(ws)
+    assert statuses == {"completed": RUNS}, (statuses, (tmp_path / "worker.log").read_text()[-3000:])
+    marked = ws.records.count(SYSTEM, "lead", where="status = 'contacted'")
+    assert marked == RUNS
+
+    # And each e-mail and each webhook arrived, recognisably once.
+    assert len(smtp_sink.by_id) == RUNS
+    assert len(webhook_sink.by_delivery) == RUNS
+    repeats = sum(n - 1 for n in smtp_sink.by_id.values()) + sum(
+        n - 1 for n in webhook_sink.by_delivery.values()
+    )
+    assert repeats <= kills, (repeats, kills)
+    assert kills >= 3, "the worker was not killed often enough to test anything"
+    bodies = {r["body"] for r in webhook_sink.requests}
+    assert len(bodies) == RUNS
+    print(f"\ncrash test: {kills} kills, {repeats} recognised repeats, "
+          f"{time.monotonic() - started:.1f}s")
+    ws.close()
+    assert len(leads) == RUNS
+
+
+def _statuses(ws: Workspace) -> dict[str, int]:
+    with ws.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(flow_runs.c.status, sa.func.count()).group_by(flow_runs.c.status)
+        ).all()
+    return {status: n for status, n in rows}
+
+
+def _completed(ws: Workspace) -> int:
+    return _statuses(ws).get("completed", 0)
