@@ -1,15 +1,16 @@
-"""Builds the ASGI app: the REST API (and, as they land, the web pages)."""
+"""Builds the ASGI app: the REST API and the web app, on one server."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi import FastAPI, Request
 
 from dealcraft import __version__
 from dealcraft.api import access, auth, files, records, schema, transfer
 from dealcraft.api.errors import install_error_handlers
 from dealcraft.api.openapi import install_openapi
 from dealcraft.api.responses import JSONResponse
+from dealcraft.errors import NotFound
+from dealcraft.web import mount_web
 from dealcraft.workspace import Workspace
 
 
@@ -34,12 +35,23 @@ def create_app(workspace: Workspace | None = None) -> FastAPI:
     app.include_router(access.router)
     install_openapi(app)
 
-    @app.get("/", include_in_schema=False)
-    def home():
-        return RedirectResponse("/api/docs")
-
     @app.get("/api/health", tags=["meta"])
     def health():
         return {"status": "ok", "version": __version__}
 
+    @app.api_route(
+        "/api/{path:path}",
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
+    def unknown_endpoint(path: str, request: Request):
+        # Unknown API paths answer JSON, before the web app's catch-all page.
+        raise NotFound(
+            f"no such endpoint: {request.method} /api/{path}",
+            code="not_found",
+            details={"path": f"/api/{path}"},
+        )
+
+    # The web app mounts at "/" and catches every remaining path: it must come last.
+    mount_web(app, workspace)
     return app
