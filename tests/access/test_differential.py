@@ -79,7 +79,7 @@ def policy_specs(role: str) -> st.SearchStrategy[list[dict]]:
 
 
 phones = st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True)
-texts = st.text(alphabet="abz 华东", min_size=1, max_size=6)
+texts = st.text(alphabet="abz华东", min_size=1, max_size=6)
 
 
 @st.composite
