@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 
 from dealcraft import __version__
 from dealcraft.api import access, auth, files, records, schema, transfer
+from dealcraft.flows import api as flows_api
 from dealcraft.api.errors import install_error_handlers
 from dealcraft.api.openapi import install_openapi
 from dealcraft.api.responses import JSONResponse
@@ -14,7 +15,12 @@ from dealcraft.web import mount_web
 from dealcraft.workspace import Workspace
 
 
-def create_app(workspace: Workspace | None = None) -> FastAPI:
+def create_app(workspace: Workspace | None = None, *, web: bool = False) -> FastAPI:
+    """The API (and with ``web`` the web app) for a workspace.
+
+    NiceGUI keeps one web app per process, so ``web`` may be true once per process: the
+    server's factory (``serve_app``) sets it; tests build API-only apps freely.
+    """
     workspace = workspace or Workspace()
     app = FastAPI(
         title="Dealcraft API",
@@ -33,6 +39,7 @@ def create_app(workspace: Workspace | None = None) -> FastAPI:
     app.include_router(records.router)
     app.include_router(files.router)
     app.include_router(access.router)
+    app.include_router(flows_api.router)
     install_openapi(app)
 
     @app.get("/api/health", tags=["meta"])
@@ -53,5 +60,11 @@ def create_app(workspace: Workspace | None = None) -> FastAPI:
         )
 
     # The web app mounts at "/" and catches every remaining path: it must come last.
-    mount_web(app, workspace)
+    if web:
+        mount_web(app, workspace)
     return app
+
+
+def serve_app() -> FastAPI:
+    """The factory ``dealcraft serve`` runs: the API and the web app."""
+    return create_app(web=True)

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from dealcraft.audit.cli import audit_app
 from dealcraft.errors import DealcraftError
+from dealcraft.flows.cli import flow_app, worker_command
 from dealcraft.settings import SettingsError, load_settings
 
 app = typer.Typer(help="Dealcraft: metadata-driven CRM, REST API and tools.", no_args_is_help=True)
@@ -24,6 +25,8 @@ user_app = typer.Typer(help="Users and their passwords.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit", help="The tamper-evident audit trail.")
+app.add_typer(flow_app, name="flow", help="Automation flows: definitions and runs.")
+app.command("worker")(worker_command)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -90,7 +93,7 @@ def serve(
     _workspace(data_dir).close()
     console.print(f"Dealcraft on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
     uvicorn.run(
-        "dealcraft.app:create_app",
+        "dealcraft.app:serve_app",
         factory=True,
         host=host,
         port=port,

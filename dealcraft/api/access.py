@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from dealcraft.access.principal import Principal
 from dealcraft.access.roles import PURPOSES, ROLES
-from dealcraft.api.deps import get_principal, get_workspace
+from dealcraft.api.deps import ID_MAX, RecordId, get_principal, get_workspace
 from dealcraft.db import system
 from dealcraft.db.tx import write_transaction
 from dealcraft.errors import Forbidden, NotFound
@@ -169,7 +169,7 @@ def issue_token(
 
 @router.delete("/auth/tokens/{token_id}", status_code=204, tags=["auth"])
 def revoke_token(
-    token_id: int,
+    token_id: RecordId,
     principal: Principal = Depends(get_principal),
     workspace: Workspace = Depends(get_workspace),
 ):
@@ -181,13 +181,13 @@ def revoke_token(
 @router.get("/audit", tags=["audit"])
 def read_audit(
     object_name: str | None = Query(None, alias="object"),
-    record_id: int | None = Query(None),
-    user_id: int | None = Query(None, alias="user"),
+    record_id: int | None = Query(None, ge=-ID_MAX, le=ID_MAX),
+    user_id: int | None = Query(None, alias="user", ge=-ID_MAX, le=ID_MAX),
     action: str | None = Query(None),
     since: datetime | None = Query(None),
     until: datetime | None = Query(None),
     limit: int = Query(100),
-    before_id: int | None = Query(None),
+    before_id: int | None = Query(None, ge=-ID_MAX, le=ID_MAX),
     principal: Principal = Depends(get_principal),
     workspace: Workspace = Depends(get_workspace),
 ):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, Request
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dealcraft.access.principal import Principal
@@ -11,6 +13,10 @@ from dealcraft.errors import InvalidInput, Unauthorized
 from dealcraft.workspace import Workspace
 
 PURPOSE_HEADER = "X-Dealcraft-Purpose"
+# Ids are 64-bit in every table; a larger number is refused before it reaches the driver
+# (SQLite raises OverflowError on it, which would surface as a 500).
+ID_MAX = 2**63 - 1
+RecordId = Annotated[int, Path(ge=-ID_MAX, le=ID_MAX, description="a record id")]
 bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
 
 

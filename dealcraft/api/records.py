@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Header, Query, Response
 
 from dealcraft.access.principal import Principal
-from dealcraft.api.deps import get_principal, get_workspace
+from dealcraft.api.deps import RecordId, get_principal, get_workspace
 from dealcraft.api.responses import JSONResponse
 from dealcraft.errors import DealcraftError, InvalidInput, VersionConflict
 from dealcraft.records.service import MAX_LIMIT
@@ -97,7 +97,7 @@ def bulk_create(
 @router.get("/{object_name}/{record_id}")
 def get_record(
     object_name: str,
-    record_id: int,
+    record_id: RecordId,
     unmask: str | None = Query(
         None, description="comma-separated masked fields to show in full (needs a purpose)"
     ),
@@ -113,7 +113,7 @@ def get_record(
 @router.patch("/{object_name}/{record_id}")
 def update_record(
     object_name: str,
-    record_id: int,
+    record_id: RecordId,
     data: dict[str, Any] = Body(...),
     if_match: str | None = Header(None),
     principal: Principal = Depends(get_principal),
@@ -135,7 +135,7 @@ def update_record(
 @router.delete("/{object_name}/{record_id}", status_code=204)
 def delete_record(
     object_name: str,
-    record_id: int,
+    record_id: RecordId,
     if_match: str | None = Header(None),
     principal: Principal = Depends(get_principal),
     workspace: Workspace = Depends(get_workspace),
@@ -153,7 +153,7 @@ def delete_record(
 @router.post("/{object_name}/{record_id}/restore")
 def restore_record(
     object_name: str,
-    record_id: int,
+    record_id: RecordId,
     principal: Principal = Depends(get_principal),
     workspace: Workspace = Depends(get_workspace),
 ):
@@ -164,7 +164,7 @@ def restore_record(
 @router.get("/{object_name}/{record_id}/history")
 def record_history(
     object_name: str,
-    record_id: int,
+    record_id: RecordId,
     principal: Principal = Depends(get_principal),
     workspace: Workspace = Depends(get_workspace),
 ):

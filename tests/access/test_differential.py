@@ -219,12 +219,19 @@ def test_list_records_returns_what_the_policy_allows_in_memory(world, users_and_
 
             # Then the rows are those the scopes allow, with the fields the rules allow
             want = {
-                i for i, r in raws.items() if oracle.in_scope(roles, object_name, r, expected_params)
+                i
+                for i, r in raws.items()
+                if oracle.in_scope(roles, object_name, r, expected_params)
             }
             assert set(got) == want, (object_name, specs, sorted(got), sorted(want))
             for record_id, record in got.items():
                 check_record_fields(
-                    oracle, roles, object_name, record, raws[record_id], who["purposes"],
+                    oracle,
+                    roles,
+                    object_name,
+                    record,
+                    raws[record_id],
+                    who["purposes"],
                     where=f"{sorted(roles)} {object_name}",
                 )
 

@@ -143,8 +143,16 @@ def check_payload(
     return None
 
 
-def expect(o: Oracle, w: World, role: str, obj: str, op: str, record_id: int | None,
-           payload: dict[str, Any] | None = None, raw: dict[str, Any] | None = None) -> Outcome:
+def expect(
+    o: Oracle,
+    w: World,
+    role: str,
+    obj: str,
+    op: str,
+    record_id: int | None,
+    payload: dict[str, Any] | None = None,
+    raw: dict[str, Any] | None = None,
+) -> Outcome:
     params = w.params(w.actor(role))
     needed = {
         "list": ["read"],
@@ -416,7 +424,10 @@ RECORD_CELLS: dict[str, Callable[..., None]] = {
 # Cells that do not depend on a record's relation run once per role and object; restore and
 # bulk share their gate with delete and import, so three relations show they are wired to it.
 ONCE = frozenset({"list", "export", "move"})
-FEW = {"restore": ("own", "other_region", "deal_room"), "bulk": ("own", "other_region", "deal_room")}
+FEW = {
+    "restore": ("own", "other_region", "deal_room"),
+    "bulk": ("own", "other_region", "deal_room"),
+}
 
 
 def record_cells() -> list[Any]:
@@ -435,7 +446,11 @@ def record_cells() -> list[Any]:
                     for relation in relations:
                         cells.append(
                             pytest.param(
-                                backend, role, obj, op, relation,
+                                backend,
+                                role,
+                                obj,
+                                op,
+                                relation,
                                 id=f"{backend}-{role}-{op}-{obj}-{relation}",
                             )
                         )
@@ -447,8 +462,9 @@ def oracle(world) -> Oracle:
     return Oracle(world)
 
 
-@pytest.mark.parametrize(("world", "role", "obj", "op", "relation"), record_cells(),
-                         indirect=["world"])
+@pytest.mark.parametrize(
+    ("world", "role", "obj", "op", "relation"), record_cells(), indirect=["world"]
+)
 def test_record_operation_answers_what_the_policy_allows(world, oracle, role, obj, op, relation):
     # Given a persona of the role, and a record standing in a relation to them
     # When they call the endpoint; Then the answer is the one the policy data gives
@@ -597,3 +613,18 @@ def test_masked_and_hidden_keys_are_exactly_the_system_columns_plus_policy_field
     assert "last_contacted_at" not in oracle.shown(["admin"], "contact")
     assert "last_contacted_at" in oracle.shown(["admin"], "contact", ["sales_followup"])
     assert SYSTEM_KEYS == {"id", "version", "created_at", "updated_at", "created_by", "updated_by"}
+
+
+@pytest.mark.parametrize("world", ["sqlite"], indirect=True)
+def test_matrix_cell_fails_when_the_engine_departs_from_the_policy_data(world, oracle):
+    # Given the rep's account policy changed in the database only, showing the credit limit
+    default = next(
+        p for p in default_policies() if p["role"] == "sales_rep" and p["object_name"] == "account"
+    )
+    world.ws.policies.save({**default, "field_rules": {}}, actor_id=None)
+    try:
+        # Then the matrix cell of a rep reading an account notices
+        with pytest.raises(AssertionError, match="credit_limit"):
+            do_get(world, oracle, "sales_rep", "account", "own")
+    finally:
+        world.ws.policies.save(default, actor_id=None)

@@ -258,7 +258,9 @@ def build_world(ws: Workspace) -> World:
             rec.create(
                 SYSTEM, "deal_room_member", {"deal_room": room["id"], "user": w.uid(username)}
             )
-    rec.create(SYSTEM, "deal_room_member", {"deal_room": room_other["id"], "user": w.uid("rep_east2")})
+    rec.create(
+        SYSTEM, "deal_room_member", {"deal_room": room_other["id"], "user": w.uid("rep_east2")}
+    )
 
     # Tokens last: the principal of a token carries the rooms and reports of this moment.
     for username in w.users:

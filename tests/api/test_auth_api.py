@@ -17,6 +17,8 @@ PUBLIC = {
     ("GET", "/api/openapi.json"),
     ("GET", "/api/docs"),
     ("GET", "/docs/oauth2-redirect"),
+    # Inbound flow webhooks authenticate by each flow's signing secret, not a bearer token.
+    ("POST", "/api/v1/flows/{name}/webhook"),
 }
 # Unknown /api paths answer a JSON 404 before the web app's catch-all.
 CATCH_ALL = "/api/{path:path}"

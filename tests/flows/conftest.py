@@ -8,6 +8,7 @@ from huey import MemoryHuey
 
 from dealcraft.flows.engine import FlowEngine
 from dealcraft.flows.settings import FlowSettings
+
 from .sinks import SmtpSink, WebhookSink
 
 

@@ -11,7 +11,11 @@ from dealcraft.flows.errors import FlowDefinitionInvalid
 BASE = {
     "name": "proposal_follow_up",
     "run_as": "flow_bot",
-    "trigger": {"type": "record.updated", "object": "opportunity", "changed_to": {"stage": "proposal"}},
+    "trigger": {
+        "type": "record.updated",
+        "object": "opportunity",
+        "changed_to": {"stage": "proposal"},
+    },
     "steps": [
         {"id": "task", "type": "create_task", "subject": "Follow up {{record.name}}", "due": "3d"},
     ],
@@ -42,7 +46,9 @@ def test_save_flow_refuses_unknown_step_field_and_wrong_type(flows_sqlite):
 
 
 def test_save_flow_refuses_value_the_field_type_rejects(flows_sqlite):
-    steps = [{"id": "set", "type": "update_record", "values": {"stage": "imaginary", "amount": "x"}}]
+    steps = [
+        {"id": "set", "type": "update_record", "values": {"stage": "imaginary", "amount": "x"}}
+    ]
     errors = _errors(flows_sqlite, _with(steps=steps))
     assert [field for field, _ in errors] == ["steps.set.values.stage", "steps.set.values.amount"]
 
@@ -106,9 +112,10 @@ def test_save_flow_refuses_unknown_types_users_and_steps(flows_sqlite):
 
 
 def test_save_flow_refuses_bad_cron(flows_sqlite):
-    definition = _with(trigger={"type": "schedule", "cron": "61 * * * *"}, steps=[
-        {"id": "w", "type": "webhook", "url": "http://127.0.0.1:9/x"}
-    ])
+    definition = _with(
+        trigger={"type": "schedule", "cron": "61 * * * *"},
+        steps=[{"id": "w", "type": "webhook", "url": "http://127.0.0.1:9/x"}],
+    )
     assert _errors(flows_sqlite, definition) == [("trigger.cron", "invalid_cron")]
 
 
@@ -129,7 +136,9 @@ def test_yaml_round_trip_and_versions(flows_sqlite):
 
     # When the same YAML is imported again, nothing changes; a changed one is version 2
     assert service.import_yaml(dump_yaml(BASE)) == {
-        "name": "proposal_follow_up", "version": 1, "changed": False
+        "name": "proposal_follow_up",
+        "version": 1,
+        "changed": False,
     }
     changed = _with(steps=[{**BASE["steps"][0], "due": "5d"}])
     assert service.import_yaml(dump_yaml(changed))["version"] == 2

@@ -56,9 +56,19 @@ def _rewind(ws, run_id, seq):
 def test_email_step_sends_once_even_when_the_step_runs_again(flows, smtp_sink):
     # Given a flow that mails the deal's owner
     ws = flows.workspace
-    _flow(flows, [{"id": "mail", "type": "notify", "channel": "email",
-                   "to": "owner@example.com", "subject": "Deal {{record.name}}",
-                   "text": "Amount {{record.amount}}"}])
+    _flow(
+        flows,
+        [
+            {
+                "id": "mail",
+                "type": "notify",
+                "channel": "email",
+                "to": "owner@example.com",
+                "subject": "Deal {{record.name}}",
+                "text": "Amount {{record.amount}}",
+            }
+        ],
+    )
     run_id = flows.service.start("story", SYSTEM, record_id=_deal(ws, amount=1000)["id"])
     flows.run_inline()
     assert len(smtp_sink.messages) == 1
@@ -117,8 +127,19 @@ def test_record_create_interrupted_after_commit_is_not_repeated(flows):
 def test_transient_smtp_failure_is_retried_then_succeeds(flows, smtp_sink):
     ws = flows.workspace
     smtp_sink.fail_next = 2
-    _flow(flows, [{"id": "mail", "type": "notify", "channel": "email", "to": "a@example.com",
-                   "subject": "s", "text": "t"}])
+    _flow(
+        flows,
+        [
+            {
+                "id": "mail",
+                "type": "notify",
+                "channel": "email",
+                "to": "a@example.com",
+                "subject": "s",
+                "text": "t",
+            }
+        ],
+    )
     run_id = flows.service.start("story", SYSTEM, record_id=_deal(ws)["id"])
     flows.run_inline()
     run = flows.service.run(run_id)
@@ -130,15 +151,26 @@ def test_transient_smtp_failure_is_retried_then_succeeds(flows, smtp_sink):
 
 def test_webhook_is_signed_and_carries_its_delivery_id(flows, webhook_sink):
     ws = flows.workspace
-    _flow(flows, [{"id": "hook", "type": "webhook", "url": webhook_sink.url + "/deals",
-                   "secret": "s3cret", "body": {"deal": "{{record.id}}", "name": "{{record.name}}"}}])
+    _flow(
+        flows,
+        [
+            {
+                "id": "hook",
+                "type": "webhook",
+                "url": webhook_sink.url + "/deals",
+                "secret": "s3cret",
+                "body": {"deal": "{{record.id}}", "name": "{{record.name}}"},
+            }
+        ],
+    )
     deal = _deal(ws)
     run_id = flows.service.start("story", SYSTEM, record_id=deal["id"])
     flows.run_inline()
     request = webhook_sink.requests[0]
     assert json.loads(request["body"]) == {"deal": deal["id"], "name": "Acme rollout"}
-    assert verify_webhook_signature("s3cret", request["headers"]["X-Dealcraft-Signature"],
-                                    request["body"])
+    assert verify_webhook_signature(
+        "s3cret", request["headers"]["X-Dealcraft-Signature"], request["body"]
+    )
     assert request["headers"]["X-Dealcraft-Delivery"] == f"run{run_id}.1.hook.post"
 
 
@@ -185,23 +217,34 @@ def test_backoff_grows_exponentially(flows, webhook_sink):
     delays = []
     for _ in range(2):
         with write_transaction(ws.engine) as conn:
-            conn.execute(flow_runs.update().where(flow_runs.c.id == run_id).values(
-                wake_at=sa.func.current_timestamp()))
-        before = flows.runner.claim  # noqa: F841  (the claim happens inside advance)
+            conn.execute(
+                flow_runs.update()
+                .where(flow_runs.c.id == run_id)
+                .values(wake_at=sa.func.current_timestamp())
+            )
         flows.runner.advance(run_id)
         with ws.engine.connect() as conn:
-            row = conn.execute(sa.select(flow_runs.c.wake_at, flow_runs.c.updated_at).where(
-                flow_runs.c.id == run_id)).one()
+            row = conn.execute(
+                sa.select(flow_runs.c.wake_at, flow_runs.c.updated_at).where(
+                    flow_runs.c.id == run_id
+                )
+            ).one()
         delays.append((row.wake_at - row.updated_at).total_seconds())
     assert 8 < delays[0] < 12 and 17 < delays[1] < 23
 
 
 def test_trigger_on_field_changed_to_with_condition(flows):
     ws = flows.workspace
-    _flow(flows, [{"id": "task", "type": "create_task", "subject": "Deck for {{record.name}}"}],
-          trigger={"type": "record.updated", "object": "opportunity",
-                   "changed_to": {"stage": "proposal"}},
-          condition="amount > 100000")
+    _flow(
+        flows,
+        [{"id": "task", "type": "create_task", "subject": "Deck for {{record.name}}"}],
+        trigger={
+            "type": "record.updated",
+            "object": "opportunity",
+            "changed_to": {"stage": "proposal"},
+        },
+        condition="amount > 100000",
+    )
     small = _deal(ws, amount=5000)
     big = _deal(ws, amount=900000)
     ws.records.update(SYSTEM, "opportunity", small["id"], {"stage": "proposal"})
@@ -209,19 +252,34 @@ def test_trigger_on_field_changed_to_with_condition(flows):
     ws.records.update(SYSTEM, "opportunity", big["id"], {"stage": "proposal"})
     flows.run_inline()
     tasks = ws.records.list(SYSTEM, "task").data
-    assert [(t["subject"], t["related_id"]) for t in tasks] == [("Deck for Acme rollout", big["id"])]
+    assert [(t["subject"], t["related_id"]) for t in tasks] == [
+        ("Deck for Acme rollout", big["id"])
+    ]
 
 
 def test_wait_for_event_resumes_on_event_or_times_out(flows):
     from dealcraft.events import publish
 
     ws = flows.workspace
-    _flow(flows, [
-        {"id": "wait", "type": "wait", "event": "payment.received", "timeout": "1h",
-         "on_timeout": "late"},
-        {"id": "thanks", "type": "create_task", "subject": "Thank {{record.name}}", "next": "end"},
-        {"id": "late", "type": "create_task", "subject": "Chase {{record.name}}"},
-    ])
+    _flow(
+        flows,
+        [
+            {
+                "id": "wait",
+                "type": "wait",
+                "event": "payment.received",
+                "timeout": "1h",
+                "on_timeout": "late",
+            },
+            {
+                "id": "thanks",
+                "type": "create_task",
+                "subject": "Thank {{record.name}}",
+                "next": "end",
+            },
+            {"id": "late", "type": "create_task", "subject": "Chase {{record.name}}"},
+        ],
+    )
     paid, unpaid = _deal(ws, name="Paid"), _deal(ws, name="Unpaid")
     paid_run = flows.service.start("story", SYSTEM, record_id=paid["id"])
     unpaid_run = flows.service.start("story", SYSTEM, record_id=unpaid["id"])
@@ -233,8 +291,11 @@ def test_wait_for_event_resumes_on_event_or_times_out(flows):
         publish(conn, "payment.received", {}, object_name="opportunity", record_id=paid["id"])
     flows.run_inline()
     with write_transaction(ws.engine) as conn:
-        conn.execute(flow_runs.update().where(flow_runs.c.id == unpaid_run).values(
-            wake_at=sa.func.current_timestamp()))
+        conn.execute(
+            flow_runs.update()
+            .where(flow_runs.c.id == unpaid_run)
+            .values(wake_at=sa.func.current_timestamp())
+        )
     flows.run_inline()
 
     # Then each took its own path
