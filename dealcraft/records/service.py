@@ -118,6 +118,12 @@ def _record_not_found(obj: ObjectDef, record_id: Any) -> NotFound:
     )
 
 
+# A business rule on writes: (conn, principal, object, before or None, after) -> None.
+WriteRule = Callable[
+    [Connection, Principal, ObjectDef, "dict[str, Any] | None", dict[str, Any]], None
+]
+
+
 @dataclass
 class _WritePlan:
     by_key: dict[str, tuple[FieldDef, Any, bool]]
@@ -148,6 +154,27 @@ class RecordService:
         # Recent principals' scoped schemas, for one schema view and policy version each.
         self._scoped: OrderedDict[tuple[Any, ...], ScopedSchema] = OrderedDict()
         self._scoped_lock = threading.Lock()
+        self._rules: list[WriteRule] = []
+
+    def add_write_rule(self, rule: WriteRule) -> None:
+        """Register a business rule run inside every write's transaction, before it is stored.
+
+        ``rule(conn, principal, obj, before, after)`` gets the stored field values before
+        (None on create) and after the write, and raises a DealcraftError to refuse it;
+        the transaction then rolls back and nothing is written.
+        """
+        self._rules.append(rule)
+
+    def _apply_rules(
+        self,
+        conn: Connection,
+        principal: Principal,
+        obj: ObjectDef,
+        before: dict[str, Any] | None,
+        after: dict[str, Any],
+    ) -> None:
+        for rule in self._rules:
+            rule(conn, principal, obj, before, after)
 
     # Reading ----------------------------------------------------------------------------
     def get(
@@ -837,6 +864,8 @@ class RecordService:
         table = scoped.view.tables[obj.name]
         now = utcnow()
         actor = principal.user_id
+        for row in rows if self._rules else ():
+            self._apply_rules(conn, principal, obj, None, self._snapshot(scoped.view, obj, row))
         ids = self._allocate_ids(conn, table, len(rows))
         stamp = {
             "version": 1,
@@ -953,6 +982,9 @@ class RecordService:
         if not changed:
             return False
         after = self._snapshot(view, obj, {**current, **changed})
+        self._apply_rules(
+            conn, principal, obj, {**before, "id": record_id}, {**after, "id": record_id}
+        )
         now = utcnow()
         version = current["version"] + 1
         result = conn.execute(

@@ -463,7 +463,7 @@ def oracle(world) -> Oracle:
 
 
 @pytest.mark.parametrize(
-    ("world", "role", "obj", "op", "relation"), record_cells(), indirect=["world"]
+    ("world", "role", "obj", "op", "relation"), record_cells(), indirect=["world"], scope="module"
 )
 def test_record_operation_answers_what_the_policy_allows(world, oracle, role, obj, op, relation):
     # Given a persona of the role, and a record standing in a relation to them
