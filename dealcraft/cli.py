@@ -15,9 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dealcraft.audit.cli import audit_app
+from dealcraft.cli_common import DataDir, open_workspace
 from dealcraft.errors import DealcraftError
 from dealcraft.flows.cli import flow_app, worker_command
-from dealcraft.settings import SettingsError, load_settings
 
 app = typer.Typer(help="Dealcraft: metadata-driven CRM, REST API and tools.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -31,28 +31,8 @@ app.command("worker")(worker_command)
 console = Console()
 err_console = Console(stderr=True)
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir", help="Workspace data directory (DEALCRAFT_DATA_DIR).", show_default=False
-    ),
-]
-
-
 def _workspace(data_dir: Path | None, initialise: bool = True):
-    from dealcraft.workspace import Workspace
-
-    if data_dir is not None:
-        os.environ["DEALCRAFT_DATA_DIR"] = str(data_dir)
-    try:
-        settings = load_settings()
-    except SettingsError as e:
-        err_console.print(f"[red]{e}[/red]")
-        raise typer.Exit(2) from e
-    workspace = Workspace(settings)
-    if initialise:
-        workspace.initialise()
-    return workspace
+    return open_workspace(data_dir, initialise=initialise)
 
 
 def _fail(error: DealcraftError) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -11,35 +10,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dealcraft.cli_common import DataDir, open_workspace
 from dealcraft.errors import DealcraftError
-from dealcraft.settings import SettingsError, load_settings
 
 flow_app = typer.Typer(help="Automation flows: definitions and runs.", no_args_is_help=True)
 
 console = Console()
 err_console = Console(stderr=True)
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir", help="Workspace data directory (DEALCRAFT_DATA_DIR).", show_default=False
-    ),
-]
-
-
 def _workspace(data_dir: Path | None):
-    from dealcraft.workspace import Workspace
-
-    if data_dir is not None:
-        os.environ["DEALCRAFT_DATA_DIR"] = str(data_dir)
-    try:
-        settings = load_settings()
-    except SettingsError as e:
-        err_console.print(f"[red]{e}[/red]")
-        raise typer.Exit(2) from e
-    workspace = Workspace(settings)
-    workspace.initialise()
-    return workspace
+    return open_workspace(data_dir, initialise=True)
 
 
 def _fail(error: DealcraftError) -> None:
