@@ -763,7 +763,8 @@ class RecordService:
             target = scoped.view.tables[target_name]
             scope = scoped.row_scope(target_name, target)
             found: set[int] = set()
-            ids = sorted(wanted)
+            # An id beyond 64 bits names no record (and SQLite cannot even bind it).
+            ids = sorted(i for i in wanted if abs(i) < 2**63)
             for start in range(0, len(ids), 900):
                 chunk = ids[start : start + 900]
                 query = sa.select(target.c.id).where(
@@ -866,7 +867,9 @@ class RecordService:
         actor = principal.user_id
         for row in rows if self._rules else ():
             self._apply_rules(conn, principal, obj, None, self._snapshot(scoped.view, obj, row))
-        ids = self._allocate_ids(conn, table, len(rows))
+        # One row: let the database assign its id; a batch gets its ids first, so it inserts
+        # with one plain executemany.
+        ids = self._allocate_ids(conn, table, len(rows)) if len(rows) > 1 else [None]
         stamp = {
             "version": 1,
             "created_at": now,
@@ -880,7 +883,11 @@ class RecordService:
             {**{c: r.get(c) for c in all_columns}, **stamp, "id": rid}
             for rid, r in zip(ids, rows, strict=True)
         ]
-        conn.execute(table.insert(), full)
+        if len(rows) == 1:
+            del full[0]["id"]
+            ids = [conn.execute(table.insert().values(full[0])).inserted_primary_key[0]]
+        else:
+            conn.execute(table.insert(), full)
         if len(rows) == 1:
             conn.execute(
                 system.history.insert(),
