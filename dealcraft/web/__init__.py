@@ -26,7 +26,7 @@ def mount_web(app: FastAPI, workspace: Workspace) -> None:
     """Register the pages and mount NiceGUI on ``app`` (call once, after the API routers)."""
     from nicegui import ui
 
-    from dealcraft.web import builder, kanban, records, shell, workbench
+    from dealcraft.web import admin, builder, importer, kanban, lists, records, shell, workbench
 
     # The API's placeholder home page (a redirect to the API docs) gives way to the web app.
     app.router.routes[:] = [
@@ -35,9 +35,12 @@ def mount_web(app: FastAPI, workspace: Workspace) -> None:
 
     shell.register(workspace)
     workbench.register(workspace)
+    lists.register(workspace)
+    importer.register(workspace)
     records.register(workspace)
     kanban.register(workspace)
     builder.register(workspace)
+    admin.register(workspace)
 
     ui.run_with(
         app,

@@ -8,7 +8,6 @@ record service with the page's principal.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -16,7 +15,6 @@ from nicegui import ui
 
 from dealcraft.errors import (
     DealcraftError,
-    InvalidInput,
     NotFound,
     ValidationFailed,
     VersionConflict,
@@ -42,9 +40,7 @@ from dealcraft.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
-PAGE_SIZE = 25
-DEFAULT_SORT = "-updated_at"
-# Until a column chooser lands, lists show this many fields (the table scrolls sideways).
+# Lists show this many fields until the user chooses columns (the table scrolls sideways).
 LIST_COLUMNS = 12
 RELATED_LIMIT = 10
 # A new record starts owned by its creator and in their region (the usual row scope of a
@@ -64,7 +60,7 @@ def list_fields(obj: ObjectDef) -> list[FieldDef]:
     return fields[:LIST_COLUMNS]
 
 
-def _object_or_none(ctx: PageContext, name: str) -> ObjectDef | None:
+def object_or_none(ctx: PageContext, name: str) -> ObjectDef | None:
     obj = ctx.workspace.registry.view().objects.get(name)
     if obj is None:
         return None
@@ -93,18 +89,7 @@ def expression_error(error: DealcraftError, language: str) -> None:
             ui.label(f"{expression}\n{marker}").classes("font-mono whitespace-pre text-sm")
 
 
-# List ----------------------------------------------------------------------------------------
-@dataclass
-class ListState:
-    where: str = ""
-    sort: str = ""
-    cursors: list[str | None] = field(default_factory=lambda: [None])
-
-    @property
-    def cursor(self) -> str | None:
-        return self.cursors[-1]
-
-
+# Tables --------------------------------------------------------------------------------------
 def render_rows(
     ctx: PageContext,
     obj: ObjectDef,
@@ -140,99 +125,6 @@ def render_rows(
                                     ui.link(text, f"/o/{target}/{row[f.name]}")
                                 else:
                                     ui.label(text)
-
-
-def list_page(ctx: PageContext, obj: ObjectDef, where: str, sort: str) -> None:
-    state = ListState(where=where, sort=sort or DEFAULT_SORT)
-    records = ctx.workspace.records
-    fields = list_fields(obj)
-
-    with ui.row().classes("w-full items-center"):
-        ui.label(obj.label(ctx.language)).classes("text-h5")
-        ui.space()
-        if any(f.type == "choice" for f in obj.active_fields):
-            ui.button(
-                ctx.t("list.kanban"),
-                icon="view_kanban",
-                on_click=lambda: ui.navigate.to(f"/kanban/{obj.name}"),
-            ).props("flat")
-        ui.button(
-            ctx.t("list.new", object=obj.label(ctx.language)),
-            icon="add",
-            on_click=lambda: ui.navigate.to(f"/o/{obj.name}/new"),
-        ).props("data-testid=new-record").mark("new-record")
-
-    with ui.row().classes("w-full items-start gap-2"):
-        filter_input = (
-            ui.input(ctx.t("list.filter"), value=where, placeholder=ctx.t("list.filter.hint"))
-            .classes("flex-grow font-mono")
-            .props("clearable data-testid=filter")
-            .mark("filter")
-        )
-        ui.button(ctx.t("list.apply"), on_click=lambda: apply()).props(
-            "data-testid=apply-filter"
-        ).mark("apply-filter")
-
-    def apply() -> None:
-        state.where = (filter_input.value or "").strip()
-        state.cursors = [None]
-        table.refresh()
-
-    filter_input.on("keydown.enter", apply)
-
-    def toggle_sort(f: FieldDef) -> None:
-        state.sort = f.name if state.sort != f.name else f"-{f.name}"
-        state.cursors = [None]
-        table.refresh()
-
-    def header(f: FieldDef) -> None:
-        label = f.label(ctx.language)
-        if not handler_for(f.type).sortable:
-            ui.label(label)
-            return
-        arrow = {f.name: " ▲", f"-{f.name}": " ▼"}.get(state.sort, "")
-        ui.button(label + arrow, on_click=lambda f=f: toggle_sort(f)).props(
-            f"flat dense no-caps size=sm data-sort={f.name}"
-        )
-
-    @ui.refreshable
-    def table() -> None:
-        try:
-            page = records.list(
-                ctx.principal,
-                obj.name,
-                where=state.where or None,
-                sort=state.sort or None,
-                limit=PAGE_SIZE,
-                cursor=state.cursor,
-            )
-            total = records.count(ctx.principal, obj.name, where=state.where or None)
-        except InvalidInput as e:
-            expression_error(e, ctx.language)
-            return
-        ui.label(ctx.t("list.count", count=total)).classes("text-grey-7 text-sm")
-        if not page.data:
-            ui.label(ctx.t("list.empty"))
-        else:
-            render_rows(ctx, obj, page.data, fields, header)
-        with ui.row().classes("gap-2"):
-
-            def previous() -> None:
-                state.cursors.pop()
-                table.refresh()
-
-            def following() -> None:
-                state.cursors.append(page.next_cursor)
-                table.refresh()
-
-            ui.button(ctx.t("list.previous"), on_click=previous).props(
-                "flat data-testid=previous-page"
-            ).mark("previous-page").set_enabled(len(state.cursors) > 1)
-            ui.button(ctx.t("list.next"), on_click=following).props(
-                "flat data-testid=next-page"
-            ).mark("next-page").set_enabled(page.next_cursor is not None)
-
-    table()
 
 
 # Record page ---------------------------------------------------------------------------------
@@ -501,24 +393,12 @@ def _prefill_value(f: FieldDef, text: str) -> Any:
 
 # Routes --------------------------------------------------------------------------------------
 def register(workspace: Workspace) -> None:
-    @ui.page("/o/{object_name}")
-    def object_list(request: Request, object_name: str, where: str = "", sort: str = ""):
-        ctx = require_context(workspace, request)
-        if ctx is None:
-            return to_login(request)
-        obj = _object_or_none(ctx, object_name)
-        with frame(ctx, obj.label(ctx.language) if obj else ctx.t("error.not_found")):
-            if obj is None:
-                not_found(ctx)
-                return
-            list_page(ctx, obj, where, sort)
-
     @ui.page("/o/{object_name}/new")
     def object_new(request: Request, object_name: str):
         ctx = require_context(workspace, request)
         if ctx is None:
             return to_login(request)
-        obj = _object_or_none(ctx, object_name)
+        obj = object_or_none(ctx, object_name)
         with frame(ctx, obj.label(ctx.language) if obj else ctx.t("error.not_found")):
             if obj is None:
                 not_found(ctx)
@@ -530,7 +410,7 @@ def register(workspace: Workspace) -> None:
         ctx = require_context(workspace, request)
         if ctx is None:
             return to_login(request)
-        obj = _object_or_none(ctx, object_name)
+        obj = object_or_none(ctx, object_name)
         with frame(ctx, obj.label(ctx.language) if obj else ctx.t("error.not_found")):
             try:
                 if obj is None:
@@ -544,7 +424,7 @@ def register(workspace: Workspace) -> None:
         ctx = require_context(workspace, request)
         if ctx is None:
             return to_login(request)
-        obj = _object_or_none(ctx, object_name)
+        obj = object_or_none(ctx, object_name)
         with frame(ctx, obj.label(ctx.language) if obj else ctx.t("error.not_found")):
             try:
                 if obj is None:

@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 # Objects that belong to the organisation rather than to selling; listed last in the rail.
 ORGANISATION_OBJECTS = ("user", "team", "region")
 SEARCH_PER_OBJECT = 5
+# Who may read the audit trail, as the API's ``/api/v1/audit`` decides.
+AUDIT_READERS = frozenset({"admin", "legal_counsel"})
 
 
 def readable_objects(ctx: PageContext) -> list[ObjectDef]:
@@ -108,6 +110,11 @@ def _navigation(ctx: PageContext) -> None:
         ui.separator()
         _nav_link(ctx.t("nav.builder"), "/admin/objects", "construction")
         _nav_link(ctx.t("nav.users"), "/admin/users", "group")
+        _nav_link(ctx.t("nav.policies"), "/admin/policies", "policy")
+    if ctx.is_admin or ctx.principal.roles & AUDIT_READERS:
+        _nav_link(ctx.t("nav.audit"), "/admin/audit", "history_edu")
+    ui.separator()
+    _nav_link(ctx.t("nav.tokens"), "/me/tokens", "key")
 
 
 def _logout() -> None:

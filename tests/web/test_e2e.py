@@ -241,3 +241,33 @@ def test_workbenches_render_for_each_role(page, server):
         page.screenshot_step(username)
         page.click("[data-testid=logout]")
         page.wait_for_selector("[data-testid=login]")
+
+
+def test_rep_of_another_region_cannot_find_an_east_account(page, server):
+    # given rep_east creates an account in 华东
+    sign_in(page, server, "rep_east")
+    page.goto(f"{server}/o/account/new")
+    page.fill("[data-field=name]", "E2E 华东独家客户")
+    page.click("[data-testid=save]")
+    page.wait_for_url(re.compile(r".*/o/account/\d+$"))
+    account_id = int(page.url.rsplit("/", 1)[1])
+    page.get_by_text("E2E 华东独家客户").first.wait_for()
+    page.click("[data-testid=logout]")
+    page.wait_for_selector("[data-testid=login]")
+
+    # when rep_southwest searches for it, then nothing matches
+    sign_in(page, server, "rep_southwest")
+    page.fill("[data-testid=search]", "华东独家")
+    page.press("[data-testid=search]", "Enter")
+    page.wait_for_url(re.compile(r".*/search\?q=.*"))
+    page.get_by_text("Nothing matches").wait_for()
+    assert page.locator(f"a[href='/o/account/{account_id}']").count() == 0
+    page.screenshot_step("search-nothing")
+
+    # when they open its address, then they get the page of a record that does not exist
+    page.goto(f"{server}/o/account/{account_id}")
+    page.wait_for_selector("[data-testid=not-found]")
+    assert "E2E 华东独家客户" not in page.content()
+    page.screenshot_step("url-not-found")
+    page.goto(f"{server}/o/account/999999999")
+    page.wait_for_selector("[data-testid=not-found]")

@@ -24,6 +24,8 @@ workspace = Workspace(
 api = create_app(workspace)
 mount_web(api, workspace)
 nicegui_app.on_shutdown(workspace.close)
+# The app's own workspace, for tests that watch its engine (the query-count pin).
+nicegui_app.state.dealcraft_workspace = workspace
 
 if os.environ.get("DEALCRAFT_WEB_SERVE_PORT"):
     # The Playwright tests run this file as a real server in a subprocess.
