@@ -19,6 +19,7 @@ from dealcraft.demo.deals import (
     build_proposals,
     build_tasks,
 )
+from dealcraft.demo.flows import install_flows
 from dealcraft.demo.org import build_org
 from dealcraft.demo.rooms import build_deal_rooms
 from dealcraft.demo.scales import SCALES, Scale
@@ -37,6 +38,7 @@ STEPS = [
     ("proposals", build_proposals),
     ("activities", build_activities),
     ("tasks", build_tasks),
+    ("flows", install_flows),
 ]
 
 

@@ -10,7 +10,7 @@ from typing import Protocol
 from sqlalchemy.engine import Connection, Engine
 
 from dealcraft.db.tx import write_transaction
-from dealcraft.events.outbox import OutboxEvent, mark_delivered, pending
+from dealcraft.events.outbox import OutboxEvent, expand, mark_delivered, pending
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +19,9 @@ AfterCommit = Callable[[], None]
 
 class Subscriber(Protocol):
     """Reacts to events inside the delivering transaction.
+
+    Batch events are expanded first: a bulk create's ``records.created`` arrives as one
+    ``record.created`` per record (told apart by ``event.key``).
 
     ``handle`` writes what it needs with ``conn`` (so its writes commit with the delivery
     mark, or neither does) and returns callbacks to run once that transaction commits.
@@ -41,16 +44,17 @@ class Dispatcher:
         self.batch_size = batch_size
 
     def dispatch_once(self) -> int:
-        """Deliver one batch of pending events; returns how many were delivered."""
+        """Deliver one batch of pending outbox rows; returns how many rows were delivered."""
         result = DispatchResult()
         with write_transaction(self.engine) as conn:
-            events = pending(conn, self.batch_size)
-            if not events:
+            rows = pending(conn, self.batch_size)
+            if not rows:
                 return 0
+            events = expand(rows)
             for subscriber in self.subscribers:
                 result.callbacks.extend(subscriber.handle(conn, events))
-            mark_delivered(conn, [e.id for e in events])
-            result.delivered = len(events)
+            mark_delivered(conn, [e.id for e in rows])
+            result.delivered = len(rows)
 
         # Only now, after commit, may the subscribers' effects begin.
         for callback in result.callbacks:

@@ -16,6 +16,8 @@ from dealcraft.schema.service import utcnow
 
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 RECORD_EVENTS = ("record.created", "record.updated", "record.deleted", "record.restored")
+# A bulk create writes one event for its whole batch; subscribers see one per record.
+BATCH_EVENTS = {"records.created": "record.created"}
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,15 @@ class OutboxEvent:
     payload: dict[str, Any]
     actor_id: int | None
     created_at: datetime
+    # Set on the per-record events a batch event expands into (the record's id); the outbox
+    # row is still ``id``, so ``key`` is what tells two of them apart.
+    part: int | None = None
+
+    @property
+    def key(self) -> str:
+        """Unique per delivered event: ``e<outbox id>``, ``e<outbox id>.r<record id>`` for a
+        record of a batch (the key flow runs are started under)."""
+        return f"e{self.id}" if self.part is None else f"e{self.id}.r{self.part}"
 
     @classmethod
     def from_row(cls, row: Any) -> OutboxEvent:
@@ -43,6 +54,7 @@ class OutboxEvent:
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "key": self.key,
             "type": self.event_type,
             "object": self.object_name,
             "record_id": self.record_id,
@@ -103,6 +115,35 @@ def pending(conn: Connection, limit: int) -> list[OutboxEvent]:
     return [OutboxEvent.from_row(r) for r in conn.execute(query).mappings()]
 
 
+def expand(events: list[OutboxEvent]) -> list[OutboxEvent]:
+    """Batch events as the per-record events subscribers match on, in the batch's order.
+
+    ``records.created`` with ``{"ids": [...]}`` becomes one ``record.created`` per id, each
+    with the batch's actor, time and version and ``payload.batch`` = the outbox id.
+    """
+    out: list[OutboxEvent] = []
+    for event in events:
+        single = BATCH_EVENTS.get(event.event_type)
+        if single is None:
+            out.append(event)
+            continue
+        payload = {k: v for k, v in event.payload.items() if k != "ids"}
+        for record_id in event.payload.get("ids") or ():
+            out.append(
+                OutboxEvent(
+                    id=event.id,
+                    event_type=single,
+                    object_name=event.object_name,
+                    record_id=int(record_id),
+                    payload={**payload, "batch": event.id},
+                    actor_id=event.actor_id,
+                    created_at=event.created_at,
+                    part=int(record_id),
+                )
+            )
+    return out
+
+
 def mark_delivered(conn: Connection, ids: list[int]) -> None:
     o = system.outbox
     now = utcnow()
@@ -110,3 +151,14 @@ def mark_delivered(conn: Connection, ids: list[int]) -> None:
         conn.execute(
             o.update().where(o.c.id.in_(ids[start : start + 500])).values(delivered_at=now)
         )
+
+
+def mark_all_delivered(conn: Connection) -> int:
+    """Mark every pending event delivered without delivering it (a seeded history that no
+    subscriber should react to); returns how many there were."""
+    o = system.outbox
+    return int(
+        conn.execute(
+            o.update().where(o.c.delivered_at.is_(None)).values(delivered_at=utcnow())
+        ).rowcount
+    )

@@ -18,6 +18,7 @@ flow_app = typer.Typer(help="Automation flows: definitions and runs.", no_args_i
 console = Console()
 err_console = Console(stderr=True)
 
+
 def _workspace(data_dir: Path | None):
     return open_workspace(data_dir, initialise=True)
 

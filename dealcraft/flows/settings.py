@@ -29,6 +29,11 @@ class FlowSettings(BaseSettings):
     verification_amount: float = Field(default=500_000, ge=0)
     similarity_limit: float = Field(default=0.8, gt=0, le=1)
 
+    # The WeCom group robot the shipped "proposal deck" flow posts to.
+    wecom_robot_url: str = (
+        "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=REPLACE_WITH_ROBOT_KEY"
+    )
+
 
 @lru_cache(maxsize=1)
 def get_flow_settings() -> FlowSettings:

@@ -1,6 +1,7 @@
 """Starting runs: from outbox events (the dispatcher's subscriber), schedules, dates, by hand.
 
-Every start has a trigger key, unique among runs: the version and the event id, the version
+Every start has a trigger key, unique among runs: the version and the event's key (its
+outbox id, and the record id for a record of a bulk create's batch event), the version
 and the schedule's minute, the version, record and date, a webhook delivery id. Inserting a
 run whose key exists does nothing, so a redelivered event or a second worker firing the
 same tick starts no second run.
@@ -143,7 +144,7 @@ class FlowStarter:
                 run_id = insert_run(
                     conn,
                     flow,
-                    f"v{flow.version_id}:e{event.id}",
+                    f"v{flow.version_id}:{event.key}",
                     object_name=event.object_name,
                     record_id=event.record_id,
                     trigger=trigger_context(event),

@@ -113,3 +113,30 @@ def test_publish_named_event_refuses_reserved_names(crm):
     with pytest.raises(InvalidInput) as refused, write_transaction(crm.engine) as conn:
         publish(conn, "record.created", {})
     assert refused.value.code == "reserved_event_name"
+
+
+def test_bulk_created_leads_each_start_one_run(crm, engine):
+    # Given three leads imported in one batch: one outbox row names all of them
+    result = crm.records.bulk_create(
+        SYSTEM, "lead", [{"name": "Zhao Min"}, {"name": "Qian Hao"}, {"name": "Sun Yue"}]
+    )
+    o = system.outbox
+    with crm.engine.connect() as conn:
+        batch = conn.execute(
+            sa.select(o.c.event_type, o.c.record_id, o.c.payload).where(o.c.delivered_at.is_(None))
+        ).one()
+    assert batch.event_type == "records.created" and batch.record_id is None
+    assert sorted(batch.payload["ids"]) == sorted(result.ids)
+
+    # When it is delivered, then each lead starts its own "record created" run
+    assert engine.dispatcher.drain() == 1
+    with crm.engine.connect() as conn:
+        started = conn.execute(sa.select(flow_runs.c.record_id, flow_runs.c.object_name)).all()
+    assert sorted(r.record_id for r in started) == sorted(result.ids)
+    assert {r.object_name for r in started} == {"lead"}
+
+    # And delivering the batch again starts no second run for any of them
+    with write_transaction(crm.engine) as conn:
+        conn.execute(o.update().values(delivered_at=None))
+    engine.dispatcher.drain()
+    assert _runs(crm) == 3

@@ -1,5 +1,13 @@
 """The built-in step types; each module registers its types with ``register_step``."""
 
-from dealcraft.flows.steps import approval, control, documents, notify, records, verification
+from dealcraft.flows.steps import (
+    approval,
+    control,
+    documents,
+    lookup,
+    notify,
+    records,
+    verification,
+)
 
-__all__ = ["approval", "control", "documents", "notify", "records", "verification"]
+__all__ = ["approval", "control", "documents", "lookup", "notify", "records", "verification"]
