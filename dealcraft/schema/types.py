@@ -205,6 +205,9 @@ def _to_number(f: FieldDef, value: Any) -> float | int:
     return result
 
 
+INT32 = 2**31
+
+
 @register_field_type
 class NumberType(FieldType):
     name = "number"
@@ -219,7 +222,14 @@ class NumberType(FieldType):
         if f.options.get("integer"):
             if number != int(number):
                 raise FieldError(f.name, "invalid_integer", f"{f.name} must be whole", value)
+            # Whole numbers are stored in 32-bit integer columns on every backend.
+            if not -INT32 <= int(number) < INT32:
+                raise FieldError(
+                    f.name, "number_too_large", f"{f.name} must be between ±{INT32 - 1}", None
+                )
             return int(number)
+        if abs(float(number)) > 1e300:
+            raise FieldError(f.name, "number_too_large", f"{f.name} is too large", None)
         return float(number)
 
 

@@ -23,13 +23,7 @@ def open_workspace(data_dir: Path, url: str) -> Workspace:
     return Workspace(settings)
 
 
-@pytest.fixture(scope="module")
-def world(request, _sqlite_template, _pg_template, tmp_path_factory):
-    """The organisation of world.py, built once per test module on the requested backend.
-
-    Parametrize indirectly with "sqlite" (the default) or "postgresql".
-    """
-    backend = getattr(request, "param", "sqlite")
+def _world(backend, request, _sqlite_template, _pg_template, tmp_path_factory):
     base = tmp_path_factory.mktemp(f"access_{backend}")
     copy = None
     if backend == "sqlite":
@@ -53,3 +47,15 @@ def world(request, _sqlite_template, _pg_template, tmp_path_factory):
     ws.close()
     if copy is not None:
         _pg_template.give_back(copy)
+
+
+@pytest.fixture(scope="module")
+def world(request, _sqlite_template, _pg_template, tmp_path_factory):
+    """The organisation of world.py on SQLite, built once per test module."""
+    yield from _world("sqlite", request, _sqlite_template, _pg_template, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def pg_world(request, _sqlite_template, _pg_template, tmp_path_factory):
+    """The same organisation on PostgreSQL, built once per test module."""
+    yield from _world("postgresql", request, _sqlite_template, _pg_template, tmp_path_factory)

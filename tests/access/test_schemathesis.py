@@ -71,6 +71,8 @@ def test_record_api_never_fails_and_never_shows_a_rep_what_is_hidden(api_schema,
         @settings(
             max_examples=8,
             deadline=None,
+            # The same requests on every run, so CI does not flake on a newly drawn example.
+            derandomize=True,
             phases=[Phase.explicit, Phase.generate],
             suppress_health_check=list(HealthCheck),
         )
