@@ -49,6 +49,9 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
         sa.event.listen(engine, "connect", _configure_sqlite)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
+    # JIT compilation pays off for long analytical queries, not for pages of records: the
+    # row-scope subqueries inflate cost estimates and would trigger it on every list.
+    kwargs.setdefault("connect_args", {"options": "-c jit=off"})
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
