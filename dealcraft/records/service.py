@@ -205,6 +205,17 @@ class RecordService:
             self._audit_now(
                 principal, "record.unmask", obj, record_id, {"fields": sorted(unmasked)}
             )
+        elif conn is None:
+            # A record opened with personal data in the clear is a sensitive read.
+            shown = [
+                f.name
+                for f, _handler, masked in scoped.read_plan(obj)
+                if not masked and f.options.get("category") == "personal" and row.get(f.name)
+            ]
+            if shown:
+                self._audit_now(
+                    principal, "record.read_sensitive", obj, record_id, {"fields": shown}
+                )
         return self._serialise(scoped, obj, row, unmasked)
 
     def list(
