@@ -286,6 +286,20 @@ class PolicyStore:
         row = conn.execute(sa.select(policies).where(policies.c.id == new_id)).mappings().one()
         return _policy(row)
 
+    def save_audited(self, spec: Mapping[str, Any], *, actor_id: int | None, audit: Any) -> Policy:
+        """Save a policy version and its ``policy.change`` audit entry in one transaction."""
+        with write_transaction(self.engine) as conn:
+            policy = self.save(spec, actor_id=actor_id, conn=conn)
+            audit.record(
+                conn,
+                action="policy.change",
+                category="admin",
+                actor_id=actor_id,
+                data={"policy": policy.as_dict()},
+            )
+        self.invalidate()
+        return policy
+
     def remove(self, role: str, object_name: str, *, conn: sa.Connection) -> None:
         """Withdraw a grant (the versions stay for the record)."""
         done = conn.execute(

@@ -76,16 +76,9 @@ def save_policy(
     """Grant ``role`` operations, a row scope and field rules on an object (a new version)."""
     _require_admin(principal)
     spec = {"role": role, "object_name": object_name, **body.model_dump()}
-    with write_transaction(workspace.engine) as conn:
-        policy = workspace.policies.save(spec, actor_id=principal.user_id, conn=conn)
-        workspace.audit.record(
-            conn,
-            action="policy.change",
-            category="admin",
-            actor_id=principal.user_id,
-            data={"policy": policy.as_dict()},
-        )
-    workspace.policies.invalidate()
+    policy = workspace.policies.save_audited(
+        spec, actor_id=principal.user_id, audit=workspace.audit
+    )
     return policy.as_dict()
 
 

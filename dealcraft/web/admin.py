@@ -20,7 +20,6 @@ from nicegui import ui
 from dealcraft.access.policies import FIELD_RULES, OPERATIONS
 from dealcraft.access.roles import ROLES
 from dealcraft.db import system
-from dealcraft.db.tx import write_transaction
 from dealcraft.errors import DealcraftError, ValidationFailed
 from dealcraft.web.session import PageContext
 from dealcraft.web.shell import AUDIT_READERS, error_banner, frame, require_context, to_login
@@ -82,17 +81,9 @@ def parse_field_rules(text: str) -> dict[str, str]:
 def save_policy(ctx: PageContext, spec: dict[str, Any]):
     """Validate and store a policy version with its audit entry, as the API does."""
     workspace = ctx.workspace
-    workspace.policies.check(spec)
-    with write_transaction(workspace.engine) as conn:
-        policy = workspace.policies.save(spec, actor_id=ctx.principal.user_id, conn=conn)
-        workspace.audit.record(
-            conn,
-            action="policy.change",
-            category="admin",
-            actor_id=ctx.principal.user_id,
-            data={"policy": policy.as_dict()},
-        )
-    workspace.policies.invalidate()
+    policy = workspace.policies.save_audited(
+        spec, actor_id=ctx.principal.user_id, audit=workspace.audit
+    )
     logger.info(
         "policy saved from the web",
         extra={"role": policy.role, "object": policy.object_name, "version": policy.version},
