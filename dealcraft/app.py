@@ -6,11 +6,11 @@ from fastapi import FastAPI, Request
 
 from dealcraft import __version__
 from dealcraft.api import access, auth, files, records, schema, transfer
-from dealcraft.flows import api as flows_api
 from dealcraft.api.errors import install_error_handlers
 from dealcraft.api.openapi import install_openapi
 from dealcraft.api.responses import JSONResponse
 from dealcraft.errors import NotFound
+from dealcraft.flows import api as flows_api
 from dealcraft.web import mount_web
 from dealcraft.workspace import Workspace
 

@@ -7,11 +7,10 @@ import io
 import json
 
 import pytest
-
-from dealcraft.records.watermark import strip_marks
 from openpyxl import Workbook, load_workbook
 
 from dealcraft.api import transfer as transfer_api
+from dealcraft.records.watermark import strip_marks
 
 EXPORT_PATH = "/api/v1/records/{object_name}/export"
 

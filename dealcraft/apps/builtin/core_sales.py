@@ -149,7 +149,10 @@ OBJECTS: list[dict[str, Any]] = [
             _f("annual_revenue", "money", "Annual revenue", "年营收", category="financial"),
             _f("credit_limit", "money", "Credit limit", "信用额度", category="financial"),
             _f(
-                "supply_chain_notes", "long_text", "Supply chain", "供应链信息",
+                "supply_chain_notes",
+                "long_text",
+                "Supply chain",
+                "供应链信息",
                 category="financial",
             ),
             _f("description", "long_text", "Description", "描述"),
@@ -205,7 +208,10 @@ OBJECTS: list[dict[str, Any]] = [
             _f("wecom_id", "text", "WeCom id", "企业微信ID", max_length=64, category="personal"),
             _f("owner", "user", "Owner", "负责人"),
             _f(
-                "last_contacted_at", "datetime", "Last contacted", "最近联系时间",
+                "last_contacted_at",
+                "datetime",
+                "Last contacted",
+                "最近联系时间",
                 category="behavioural",
             ),
         ],
@@ -431,7 +437,11 @@ OBJECTS: list[dict[str, Any]] = [
             _f("account", "reference", "Account", "客户", object="account"),
             _f("lead", "user", "Lead", "负责人"),
             _f(
-                "status", "choice", "Status", "状态", default="open",
+                "status",
+                "choice",
+                "Status",
+                "状态",
+                default="open",
                 choices=_choices(("open", "Open", "进行中"), ("closed", "Closed", "已关闭")),
             ),
         ],
@@ -441,7 +451,9 @@ OBJECTS: list[dict[str, Any]] = [
         "labels": {"en": "Deal room member", "zh-CN": "作战单元成员"},
         "title_field": "deal_room",
         "fields": [
-            _f("deal_room", "reference", "Deal room", "作战单元", object="deal_room", required=True),
+            _f(
+                "deal_room", "reference", "Deal room", "作战单元", object="deal_room", required=True
+            ),
             _f("user", "user", "Member", "成员", required=True),
             _f("role", "choice", "Role", "角色", choices=ROLES),
         ],
