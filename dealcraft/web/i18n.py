@@ -279,6 +279,21 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 
+def add_strings(strings: dict[str, dict[str, str]]) -> None:
+    """Add a page module's own strings to the catalogue; a key may be defined only once.
+
+    Page modules that arrive later (the inbox, the flow pages) keep their strings beside
+    their code and add them here when imported, so two modules never edit one table.
+    """
+    clash = sorted(set(strings) & set(STRINGS))
+    if clash:
+        raise ValueError(f"web strings defined twice: {', '.join(clash)}")
+    for key, entry in strings.items():
+        if "en" not in entry or "zh-CN" not in entry:
+            raise ValueError(f"web string {key!r} needs both an 'en' and a 'zh-CN' text")
+    STRINGS.update(strings)
+
+
 def t(key: str, language: str | None, **values: Any) -> str:
     """The string ``key`` in ``language`` (English when missing), formatted with ``values``."""
     entry = STRINGS.get(key)
