@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 from dealcraft.access.principal import Principal
 from dealcraft.api.deps import get_principal, get_workspace
 from dealcraft.errors import Forbidden
-from dealcraft.flows import verification
+from dealcraft.flows import dryrun, verification
 from dealcraft.flows.service import FlowService
 from dealcraft.workspace import Workspace
 
@@ -140,6 +140,19 @@ def start_run(
 ):
     """The manual button: start a run about a record the caller can see."""
     return {"run_id": FlowService(ws).start(name, principal, record_id=record_id, key=key)}
+
+
+@router.post("/{name}/dry-run")
+def dry_run_flow(
+    name: str,
+    object_name: str | None = Body(None, embed=True, alias="object"),
+    record_id: int | None = Body(None, embed=True),
+    principal: Principal = Depends(get_principal),
+    ws: Workspace = Depends(get_workspace),
+):
+    """What the flow's current version would do to the record, step by step; does nothing."""
+    _admin(principal)
+    return dryrun.dry_run(ws, name, object_name, record_id, principal)
 
 
 @router.post("/{name}/webhook", status_code=202)

@@ -1,4 +1,4 @@
-"""``dealcraft flow import|export|list|run|retry|cancel|show`` and ``dealcraft worker``."""
+"""``dealcraft flow import|export|list|run|dry-run|retry|cancel|show`` and ``dealcraft worker``."""
 
 from __future__ import annotations
 
@@ -132,6 +132,41 @@ def run_flow(
         _fail(e)
     finally:
         ws.close()
+
+
+@flow_app.command("dry-run")
+def dry_run_flow(
+    name: str,
+    record: Annotated[
+        str | None, typer.Option(help="The record as OBJECT:ID, e.g. lead:42.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """What the flow would do to a record, step by step, without doing any of it."""
+    from dealcraft.access.principal import SYSTEM
+    from dealcraft.flows.dryrun import dry_run
+
+    object_name, record_id = _record_option(record)
+    ws = _workspace(data_dir)
+    try:
+        result = dry_run(ws, name, object_name, record_id, SYSTEM)
+    except DealcraftError as e:
+        _fail(e)
+    finally:
+        ws.close()
+    console.print_json(json.dumps(result, default=str, ensure_ascii=False))
+
+
+def _record_option(value: str | None) -> tuple[str | None, int | None]:
+    if value is None:
+        return None, None
+    object_name, _, record_id = value.partition(":")
+    if not object_name or not record_id.isdigit():
+        err_console.print(
+            f"[red]error[/red] [bold]invalid_record[/bold]: --record is OBJECT:ID, got {value!r}"
+        )
+        raise typer.Exit(2)
+    return object_name, int(record_id)
 
 
 @flow_app.command("show")

@@ -86,6 +86,7 @@ ROUTE_COVERAGE: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/flows/runs/{run_id}/retry"): "admin_only",
     ("POST", "/api/v1/flows/runs/{run_id}/cancel"): "admin_only",
     ("GET", "/api/v1/flows/{name}"): "admin_only",
+    ("POST", "/api/v1/flows/{name}/dry-run"): "admin_only",
     # Decided on the object itself: the named approver, the record's owner, a record the
     # caller can see. For a missing one every signed-in role gets the same 404.
     ("POST", "/api/v1/flows/approvals/{approval_id}"): "signed_in_missing",
@@ -569,6 +570,10 @@ def other_requests(w: World) -> dict[tuple[str, str], dict[str, Any]]:
         ("POST", "/api/v1/flows/runs/{run_id}/retry"): {"url": "/api/v1/flows/runs/999999/retry"},
         ("POST", "/api/v1/flows/runs/{run_id}/cancel"): {"url": "/api/v1/flows/runs/999999/cancel"},
         ("GET", "/api/v1/flows/{name}"): {"url": "/api/v1/flows/no_such_flow"},
+        ("POST", "/api/v1/flows/{name}/dry-run"): {
+            "url": "/api/v1/flows/no_such_flow/dry-run",
+            "json": {"object": "lead", "record_id": 999999},
+        },
         ("POST", "/api/v1/flows/approvals/{approval_id}"): {
             "url": "/api/v1/flows/approvals/999999",
             "json": {"approved": True},
