@@ -21,12 +21,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from dealcraft.db import system
 from dealcraft.errors import Conflict, DealcraftError, FieldError, NotFound, ValidationFailed
+from dealcraft.schema.layout import LAYOUT_OPTIONS, Layout, layout_of, parse_layout
 from dealcraft.schema.model import RESERVED_NAMES, FieldDef, ObjectDef, normalise_labels
 from dealcraft.schema.registry import SchemaRegistry, SchemaView, base_columns, table_name_for
 from dealcraft.schema.types import (
     FIELD_TYPES,
     MAX_OBJECT_NAME,
     check_field_name,
+    choice_values,
     handler_for,
 )
 
@@ -34,6 +36,12 @@ logger = logging.getLogger(__name__)
 
 FIELD_SPEC_KEYS = frozenset({"name", "type", "label", "labels", "required", "position"})
 MUTABLE_FIELD_KEYS = frozenset({"label", "labels", "required", "position"})
+
+# How stored values of a choice type are matched, to count the records using a choice.
+CHOICE_USAGE = {
+    "choice": lambda column, value: column == value,
+    "multi_choice": lambda column, value: column.contains(f"|{value}|", autoescape=True),
+}
 
 
 def index_name(table_name: str, column_name: str) -> str:
@@ -246,6 +254,12 @@ class SchemaService:
         changed_options = {k: v for k, v in changes.items() if k not in FIELD_SPEC_KEYS}
         if isinstance(changed_options.get("options"), Mapping):
             changed_options = {**changed_options.pop("options"), **changed_options}
+        for key in sorted(LAYOUT_OPTIONS & set(changed_options)):
+            raise _invalid(
+                key,
+                "layout_option",
+                f"{key} is part of the record page layout; change it with the layout",
+            )
         handler = handler_for(f.type)
         for key in sorted(handler.fixed_options & set(changed_options)):
             if (changed_options[key] or None) != (f.options.get(key) or None):
@@ -270,6 +284,7 @@ class SchemaService:
         updated = check_field(view, updated)
         widened = self._widened_columns(f, updated)
         with self.engine.begin() as conn:
+            self._refuse_removing_used_choices(conn, obj, f, updated)
             self._widen(conn, obj, widened)
             conn.execute(
                 system.fields.update()
@@ -284,6 +299,77 @@ class SchemaService:
             self._bump_version(conn)
         self.registry.invalidate()
         return updated
+
+    def reorder_fields(self, object_name: str, names: Iterable[str]) -> list[FieldDef]:
+        """Put the named fields first, in the order given; the others follow as they were.
+
+        Positions are renumbered 0, 1, 2... over every field, archived ones last.
+        """
+        view = self.registry.view()
+        obj = self._object(view, object_name)
+        names = list(names)
+        for i, name in enumerate(names):
+            self._field(obj, name)
+            if name in names[:i]:
+                raise _invalid(f"fields[{i}]", "duplicate_field", f"{name!r} is given twice")
+        by_position = sorted(obj.fields, key=lambda f: (f.archived, f.position))
+        ordered = [obj.field(n) for n in names] + [f for f in by_position if f.name not in names]
+        with self.engine.begin() as conn:
+            for position, f in enumerate(ordered):
+                if f is not None and f.position != position:
+                    self._set_field_row(conn, f, position=position)
+            self._bump_version(conn)
+        self.registry.invalidate()
+        logger.info("fields reordered", extra={"object": object_name, "fields": names})
+        current = self.registry.view().objects[object_name]
+        return sorted(current.active_fields, key=lambda f: f.position)
+
+    # Layout ------------------------------------------------------------------------------
+    def layout(self, object_name: str) -> Layout:
+        """The record page layout of an object (the default one until a layout is saved)."""
+        view = self.registry.view()
+        return layout_of(view.objects, self._object(view, object_name))
+
+    def save_layout(self, object_name: str, spec: Mapping[str, Any]) -> Layout:
+        """Store a layout: each field's section and position, each reference's related list.
+
+        The layout is checked first (``parse_layout``); the rows change in one transaction.
+        """
+        view = self.registry.view()
+        obj = self._object(view, object_name)
+        layout = parse_layout(view.objects, obj, spec)
+        ordered = [name for s in layout.sections for name in s.fields]
+        archived = sorted((f for f in obj.fields if f.archived), key=lambda f: f.position)
+        with self.engine.begin() as conn:
+            for section in layout.sections:
+                for name in section.fields:
+                    f = obj.field(name)
+                    assert f is not None  # parse_layout placed active fields only
+                    section_spec = {"key": section.key, "labels": section.labels}
+                    self._set_field_row(
+                        conn,
+                        f,
+                        options={**f.options, "section": section_spec},
+                        position=ordered.index(name),
+                    )
+            for i, f in enumerate(archived):
+                self._set_field_row(conn, f, position=len(ordered) + i)
+            for related in layout.related_lists:
+                other = view.objects[related.object_name].field(related.field)
+                shown_now = other is not None and other.options.get("related_list") is not False
+                if other is None or shown_now is related.shown:
+                    continue
+                options = {k: v for k, v in other.options.items() if k != "related_list"}
+                if not related.shown:
+                    options["related_list"] = False
+                self._set_field_row(conn, other, options=options)
+            self._bump_version(conn)
+        self.registry.invalidate()
+        logger.info(
+            "layout saved",
+            extra={"object": object_name, "sections": [s.key for s in layout.sections]},
+        )
+        return self.layout(object_name)
 
     def archive_field(self, object_name: str, field_name: str) -> FieldDef:
         """Hide a field from reads, writes and expressions; keep its column and data."""
@@ -314,6 +400,42 @@ class SchemaService:
         return self._set_archived(obj, f, None)
 
     # Helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def _set_field_row(conn: Connection, f: FieldDef, **values: Any) -> None:
+        conn.execute(
+            system.fields.update()
+            .where(system.fields.c.object_name == f.object_name, system.fields.c.name == f.name)
+            .values(**values)
+        )
+
+    @staticmethod
+    def _refuse_removing_used_choices(
+        conn: Connection, obj: ObjectDef, old: FieldDef, new: FieldDef
+    ) -> None:
+        """A choice that live records hold cannot be removed: they would hold a non-choice.
+
+        Renaming its labels, reordering or adding choices is always allowed.
+        """
+        matches = CHOICE_USAGE.get(old.type)
+        removed = [v for v in choice_values(old) if v not in set(choice_values(new))]
+        if matches is None or not removed:
+            return
+        table = sa.table(obj.table_name, sa.column(old.name), sa.column("deleted_at"))
+        for value in removed:
+            count = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(table)
+                .where(matches(table.c[old.name], value), table.c.deleted_at.is_(None))
+            ).scalar_one()
+            if count:
+                raise Conflict(
+                    f"{obj.name}.{old.name}: {count} record(s) use the choice {value!r}; "
+                    "a choice in use cannot be removed — move those records to another "
+                    "choice first",
+                    code="choice_in_use",
+                    details={"field": old.name, "value": value, "count": count},
+                )
+
     def _set_archived(self, obj: ObjectDef, f: FieldDef, when: datetime | None) -> FieldDef:
         with self.engine.begin() as conn:
             conn.execute(
