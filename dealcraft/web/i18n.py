@@ -285,7 +285,9 @@ def add_strings(strings: dict[str, dict[str, str]]) -> None:
     Page modules that arrive later (the inbox, the flow pages) keep their strings beside
     their code and add them here when imported, so two modules never edit one table.
     """
-    clash = sorted(set(strings) & set(STRINGS))
+    # The same definition again is no clash: a page module is imported afresh when NiceGUI's
+    # test harness resets its pages, while this catalogue stays.
+    clash = sorted(k for k in set(strings) & set(STRINGS) if STRINGS[k] != strings[k])
     if clash:
         raise ValueError(f"web strings defined twice: {', '.join(clash)}")
     for key, entry in strings.items():
