@@ -1,4 +1,5 @@
-"""The admin workbench beyond users: roles and policies, API tokens, and the audit log.
+"""The admin workbench: users (with their roles), teams, regions, roles and policies, API
+tokens, and the audit log.
 
 Policies are checked with ``workspace.policies.check`` (the validation the API's
 ``PUT /api/v1/access/policies/...`` uses) and saved with the same audit entry. Tokens are the
@@ -21,6 +22,8 @@ from dealcraft.access.policies import FIELD_RULES, OPERATIONS
 from dealcraft.access.roles import ROLES
 from dealcraft.db import system
 from dealcraft.errors import DealcraftError, ValidationFailed
+from dealcraft.web.fields import choice_options
+from dealcraft.web.i18n import add_strings
 from dealcraft.web.session import PageContext
 from dealcraft.web.shell import AUDIT_READERS, error_banner, frame, require_context, to_login
 from dealcraft.workspace import Workspace
@@ -29,6 +32,59 @@ logger = logging.getLogger(__name__)
 
 AUDIT_PAGE = 50
 TOKEN_TTL_HOURS = 24 * 30
+# The directory pages read at most this many users, teams or regions.
+DIRECTORY_LIMIT = 5000
+ROLE_HOLDERS_SHOWN = 30
+
+add_strings(
+    {
+        "nav.teams": {"en": "Teams", "zh-CN": "团队"},
+        "nav.regions": {"en": "Regions", "zh-CN": "区域"},
+        "nav.roles": {"en": "Roles", "zh-CN": "角色"},
+        "admin.more": {"en": "… and {count} more.", "zh-CN": "……另有 {count} 个。"},
+        "users.username": {"en": "Username", "zh-CN": "用户名"},
+        "users.name": {"en": "Name", "zh-CN": "姓名"},
+        "users.role": {"en": "Role", "zh-CN": "角色"},
+        "users.region": {"en": "Region", "zh-CN": "区域"},
+        "users.team": {"en": "Team", "zh-CN": "团队"},
+        "users.email": {"en": "Email", "zh-CN": "邮箱"},
+        "users.active": {"en": "Active", "zh-CN": "启用"},
+        "users.assign_role": {"en": "Assign role", "zh-CN": "分配角色"},
+        "users.role_set": {"en": "{user} is now {role}", "zh-CN": "{user} 的角色已设为{role}"},
+        "teams.title": {"en": "Teams", "zh-CN": "团队"},
+        "teams.name": {"en": "Team name", "zh-CN": "团队名称"},
+        "teams.region": {"en": "Region", "zh-CN": "区域"},
+        "teams.lead": {"en": "Team lead", "zh-CN": "团队负责人"},
+        "teams.members": {"en": "Members", "zh-CN": "成员"},
+        "teams.new": {"en": "New team", "zh-CN": "新建团队"},
+        "teams.edit": {"en": "Edit team “{name}”", "zh-CN": "编辑团队“{name}”"},
+        "teams.save": {"en": "Save team", "zh-CN": "保存团队"},
+        "teams.saved": {"en": "Team “{name}” saved", "zh-CN": "团队“{name}”已保存"},
+        "regions.title": {"en": "Regions", "zh-CN": "区域"},
+        "regions.name": {"en": "Region name", "zh-CN": "区域名称"},
+        "regions.code": {"en": "Code", "zh-CN": "编码"},
+        "regions.manager": {"en": "Manager", "zh-CN": "负责人"},
+        "regions.users": {"en": "Users", "zh-CN": "用户数"},
+        "regions.new": {"en": "New region", "zh-CN": "新建区域"},
+        "regions.edit": {"en": "Edit region “{name}”", "zh-CN": "编辑区域“{name}”"},
+        "regions.save": {"en": "Save region", "zh-CN": "保存区域"},
+        "regions.saved": {"en": "Region “{name}” saved", "zh-CN": "区域“{name}”已保存"},
+        "regions.hint": {
+            "en": "Users count towards the region whose name matches their Region field; the "
+            "values that field offers are edited in the object builder (user → region).",
+            "zh-CN": "用户按“区域”字段与区域名称对应计数；该字段的可选值在对象构建器"
+            "（用户 → 区域）中修改。",
+        },
+        "roles.title": {"en": "Roles", "zh-CN": "角色"},
+        "roles.holders": {"en": "Held by {count} users", "zh-CN": "{count} 位用户拥有此角色"},
+        "roles.nothing": {
+            "en": "No policy grants this role anything.",
+            "zh-CN": "没有策略授予此角色任何权限。",
+        },
+        "roles.every_row": {"en": "every row", "zh-CN": "全部记录"},
+        "roles.edit_policies": {"en": "Edit the policies", "zh-CN": "编辑策略"},
+    }
+)
 
 
 def may_read_audit(ctx: PageContext) -> bool:
@@ -371,6 +427,355 @@ def audit_page(ctx: PageContext) -> None:
     entries()
 
 
+# Users, teams, regions and roles -------------------------------------------------------------
+def _every(ctx: PageContext, object_name: str, **query: Any) -> list[dict[str, Any]]:
+    """All records of a directory object the admin reads, page by page."""
+    found: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = ctx.workspace.records.list(
+            ctx.principal, object_name, limit=500, cursor=cursor, **query
+        )
+        found.extend(page.data)
+        cursor = page.next_cursor
+        if cursor is None or len(found) >= DIRECTORY_LIMIT:
+            return found
+
+
+def _choices_of(ctx: PageContext, object_name: str, field_name: str) -> dict[str, str]:
+    f = ctx.workspace.registry.view().objects[object_name].field(field_name)
+    return choice_options(f, ctx.language) if f is not None else {}
+
+
+def _user_label(user: dict[str, Any]) -> str:
+    name = user.get("name")
+    return f"{name} ({user['username']})" if name else user["username"]
+
+
+def _update(ctx: PageContext, object_name: str, record_id: int, data: dict[str, Any]) -> bool:
+    """One change through the record service; a refusal is shown to the admin."""
+    try:
+        ctx.workspace.records.update(ctx.principal, object_name, record_id, data)
+    except DealcraftError as e:
+        ui.notify(e.message, type="negative")
+        return False
+    logger.info(
+        "directory record changed from the web",
+        extra={"object": object_name, "record_id": record_id, "fields": sorted(data)},
+    )
+    return True
+
+
+def users_page(ctx: PageContext) -> None:
+    ui.label(ctx.t("users.title")).classes("text-h5")
+    roles = _choices_of(ctx, "user", "role")
+    regions = _choices_of(ctx, "user", "region")
+
+    @ui.refreshable
+    def user_table() -> None:
+        users = _every(ctx, "user", sort="username")
+        teams = {t["id"]: t["name"] for t in _every(ctx, "team")}
+
+        def assign(user: dict[str, Any], role: str) -> None:
+            if role == user.get("role"):
+                return
+            if _update(ctx, "user", user["id"], {"role": role}):
+                ui.notify(
+                    ctx.t("users.role_set", user=user["username"], role=roles.get(role, role)),
+                    type="positive",
+                )
+            user_table.refresh()
+
+        def role_cell(i: int) -> None:
+            user = users[i]
+            ui.select(
+                roles,
+                value=user.get("role"),
+                label=ctx.t("users.assign_role"),
+                on_change=lambda e, u=user: assign(u, e.value),
+            ).props(f"dense options-dense data-testid=role-{user['username']}").classes(
+                "min-w-40"
+            ).mark(f"role-{user['username']}")
+
+        _table(
+            [
+                ctx.t("users.username"),
+                ctx.t("users.name"),
+                ctx.t("users.role"),
+                ctx.t("users.region"),
+                ctx.t("users.team"),
+                ctx.t("users.email"),
+                ctx.t("users.active"),
+            ],
+            [
+                [
+                    u["username"],
+                    u.get("name"),
+                    roles.get(u.get("role") or "", u.get("role")),
+                    regions.get(u.get("region") or "", u.get("region")),
+                    teams.get(u.get("team"), ""),
+                    u.get("email"),
+                    "✓" if u.get("active") is not False else "✗",
+                ]
+                for u in users
+            ],
+            "users",
+            role_cell,
+        )
+
+    user_table()
+
+
+def _user_options(ctx: PageContext) -> dict[int, str]:
+    users = _every(ctx, "user", sort="username", where="active = true")
+    return {u["id"]: _user_label(u) for u in users}
+
+
+def teams_page(ctx: PageContext) -> None:
+    ui.label(ctx.t("teams.title")).classes("text-h5")
+    regions = _choices_of(ctx, "team", "region")
+    people = _user_options(ctx)
+    editing: dict[str, Any] = {"id": None}
+
+    @ui.refreshable
+    def team_table() -> None:
+        teams = _every(ctx, "team", sort="name")
+        users = _every(ctx, "user", sort="username", where="team is not null")
+        members: dict[int, list[dict[str, Any]]] = {}
+        for u in users:
+            members.setdefault(u["team"], []).append(u)
+        _table(
+            [
+                ctx.t("teams.name"),
+                ctx.t("teams.region"),
+                ctx.t("teams.lead"),
+                ctx.t("teams.members"),
+            ],
+            [
+                [
+                    t["name"],
+                    regions.get(t.get("region") or "", t.get("region")),
+                    people.get(t.get("lead"), "—"),
+                    ", ".join(u["username"] for u in members.get(t["id"], [])),
+                ]
+                for t in teams
+            ],
+            "teams",
+            actions=lambda i: (
+                ui.button(
+                    icon="edit", on_click=lambda t=teams[i]: load(t, members.get(t["id"], []))
+                )
+                .props(f"flat dense data-team={teams[i]['id']}")
+                .mark(f"edit-team-{teams[i]['name']}")
+            ),
+        )
+
+    # The editor: a new team, or the one chosen in the table.
+    with ui.card().classes("w-full").props("data-testid=team-editor").mark("team-editor"):
+        heading = ui.label(ctx.t("teams.new")).classes("text-subtitle1")
+        with ui.row().classes("w-full gap-3"):
+            name = ui.input(ctx.t("teams.name")).props("data-testid=team-name").mark("team-name")
+            region = (
+                ui.select(regions, label=ctx.t("teams.region"), clearable=True)
+                .classes("w-48")
+                .props("data-testid=team-region")
+                .mark("team-region")
+            )
+            lead = (
+                ui.select(people, label=ctx.t("teams.lead"), with_input=True, clearable=True)
+                .classes("w-64")
+                .props("data-testid=team-lead")
+                .mark("team-lead")
+            )
+        member_select = (
+            ui.select(people, label=ctx.t("teams.members"), multiple=True, with_input=True)
+            .classes("w-full")
+            .props("use-chips data-testid=team-members")
+            .mark("team-members")
+        )
+        with ui.row().classes("gap-2"):
+            ui.button(ctx.t("teams.save"), icon="save", on_click=lambda: save()).props(
+                "data-testid=save-team"
+            ).mark("save-team")
+            ui.button(ctx.t("teams.new"), on_click=lambda: clear()).props("flat").mark("new-team")
+
+    def load(team: dict[str, Any], current: list[dict[str, Any]]) -> None:
+        # Inactive members are not offered, so they are left as they are.
+        chosen = [u["id"] for u in current if u["id"] in people]
+        editing["id"], editing["members"] = team["id"], set(chosen)
+        heading.text = ctx.t("teams.edit", name=team["name"])
+        name.value, region.value = team["name"], team.get("region")
+        lead.value = team.get("lead") if team.get("lead") in people else None
+        member_select.value = chosen
+
+    def clear() -> None:
+        editing["id"], editing["members"] = None, set()
+        heading.text = ctx.t("teams.new")
+        name.value, region.value, lead.value, member_select.value = "", None, None, []
+
+    def save() -> None:
+        data = {"name": (name.value or "").strip(), "region": region.value, "lead": lead.value}
+        try:
+            if editing["id"] is None:
+                team = ctx.workspace.records.create(ctx.principal, "team", data)
+            else:
+                team = ctx.workspace.records.update(ctx.principal, "team", editing["id"], data)
+        except DealcraftError as e:
+            ui.notify(e.message, type="negative")
+            return
+
+        # Members are users whose team is this one: move the added in, the removed out.
+        wanted = set(member_select.value or [])
+        before = editing.get("members") or set()
+        for user_id in sorted(wanted - before):
+            _update(ctx, "user", user_id, {"team": team["id"]})
+        for user_id in sorted(before - wanted):
+            _update(ctx, "user", user_id, {"team": None})
+        logger.info("team saved from the web", extra={"record_id": team["id"]})
+        ui.notify(ctx.t("teams.saved", name=team["name"]), type="positive")
+        clear()
+        team_table.refresh()
+
+    team_table()
+
+
+def regions_page(ctx: PageContext) -> None:
+    ui.label(ctx.t("regions.title")).classes("text-h5")
+    people = _user_options(ctx)
+    editing: dict[str, Any] = {"id": None}
+
+    @ui.refreshable
+    def region_table() -> None:
+        found = _every(ctx, "region", sort="name")
+        users = _every(ctx, "user", where="region is not null")
+        counts: dict[str, int] = {}
+        for u in users:
+            counts[u["region"]] = counts.get(u["region"], 0) + 1
+        _table(
+            [
+                ctx.t("regions.name"),
+                ctx.t("regions.code"),
+                ctx.t("regions.manager"),
+                ctx.t("regions.users"),
+            ],
+            [
+                [
+                    r["name"],
+                    r.get("code"),
+                    people.get(r.get("manager"), "—"),
+                    counts.get(r["name"], 0),
+                ]
+                for r in found
+            ],
+            "regions",
+            actions=lambda i: (
+                ui.button(icon="edit", on_click=lambda r=found[i]: load(r))
+                .props(f"flat dense data-region={found[i]['id']}")
+                .mark(f"edit-region-{found[i]['name']}")
+            ),
+        )
+
+    with ui.card().classes("w-full").props("data-testid=region-editor").mark("region-editor"):
+        heading = ui.label(ctx.t("regions.new")).classes("text-subtitle1")
+        with ui.row().classes("w-full gap-3"):
+            name = (
+                ui.input(ctx.t("regions.name")).props("data-testid=region-name").mark("region-name")
+            )
+            code = (
+                ui.input(ctx.t("regions.code")).props("data-testid=region-code").mark("region-code")
+            )
+            manager = (
+                ui.select(people, label=ctx.t("regions.manager"), with_input=True, clearable=True)
+                .classes("w-64")
+                .props("data-testid=region-manager")
+                .mark("region-manager")
+            )
+        with ui.row().classes("gap-2"):
+            ui.button(ctx.t("regions.save"), icon="save", on_click=lambda: save()).props(
+                "data-testid=save-region"
+            ).mark("save-region")
+            ui.button(ctx.t("regions.new"), on_click=lambda: clear()).props("flat")
+        ui.label(ctx.t("regions.hint")).classes("text-grey-7 text-sm")
+
+    def load(found: dict[str, Any]) -> None:
+        editing["id"] = found["id"]
+        heading.text = ctx.t("regions.edit", name=found["name"])
+        name.value, code.value = found["name"], found.get("code")
+        manager.value = found.get("manager") if found.get("manager") in people else None
+
+    def clear() -> None:
+        editing["id"] = None
+        heading.text = ctx.t("regions.new")
+        name.value, code.value, manager.value = "", "", None
+
+    def save() -> None:
+        data = {
+            "name": (name.value or "").strip(),
+            "code": (code.value or "").strip() or None,
+            "manager": manager.value,
+        }
+        try:
+            if editing["id"] is None:
+                saved = ctx.workspace.records.create(ctx.principal, "region", data)
+            else:
+                saved = ctx.workspace.records.update(ctx.principal, "region", editing["id"], data)
+        except DealcraftError as e:
+            ui.notify(e.message, type="negative")
+            return
+        logger.info("region saved from the web", extra={"record_id": saved["id"]})
+        ui.notify(ctx.t("regions.saved", name=saved["name"]), type="positive")
+        clear()
+        region_table.refresh()
+
+    region_table()
+
+
+def roles_page(ctx: PageContext) -> None:
+    """Each built-in role: what its policies let it do, and who holds it."""
+    ui.label(ctx.t("roles.title")).classes("text-h5")
+    labels = _choices_of(ctx, "user", "role")
+    holders: dict[str, list[dict[str, Any]]] = {}
+    for u in _every(ctx, "user", sort="username"):
+        holders.setdefault(u.get("role") or "", []).append(u)
+    policies = ctx.workspace.policies.list()
+    ui.link(ctx.t("roles.edit_policies"), "/admin/policies")
+
+    for role in ROLES:
+        granted = [p for p in policies if p.role == role]
+        with ui.card().classes("w-full").props(f"data-testid=role-{role}").mark(f"role-{role}"):
+            with ui.row().classes("items-baseline gap-2"):
+                ui.label(labels.get(role, role)).classes("text-subtitle1")
+                ui.label(role).classes("text-grey-7 font-mono text-sm")
+            people = holders.get(role, [])
+            ui.label(ctx.t("roles.holders", count=len(people))).classes("text-sm text-grey-8")
+            with ui.row().classes("gap-1 flex-wrap"):
+                for u in people[:ROLE_HOLDERS_SHOWN]:
+                    ui.link(_user_label(u), f"/o/user/{u['id']}").classes("text-sm")
+                if len(people) > ROLE_HOLDERS_SHOWN:
+                    ui.label(ctx.t("admin.more", count=len(people) - ROLE_HOLDERS_SHOWN))
+            if not granted:
+                ui.label(ctx.t("roles.nothing")).classes("text-grey-6")
+                continue
+            _table(
+                [
+                    ctx.t("policies.object"),
+                    ctx.t("policies.operations"),
+                    ctx.t("policies.row_scope"),
+                    ctx.t("policies.field_rules"),
+                ],
+                [
+                    [
+                        p.object_name,
+                        ", ".join(sorted(p.operations)),
+                        p.row_scope or ctx.t("roles.every_row"),
+                        "\n".join(f"{k}: {v}" for k, v in p.field_rules.items()),
+                    ]
+                    for p in granted
+                ],
+                f"policies-{role}",
+            )
+
+
 def register(workspace: Workspace) -> None:
     @ui.page("/admin/policies")
     def policies(request: Request):
@@ -401,3 +806,20 @@ def register(workspace: Workspace) -> None:
                 _refused(ctx)
                 return
             audit_page(ctx)
+
+    def admin_page(path: str, title_key: str, build) -> None:
+        @ui.page(path)
+        def page(request: Request):
+            ctx = require_context(workspace, request)
+            if ctx is None:
+                return to_login(request)
+            with frame(ctx, ctx.t(title_key)):
+                if not ctx.is_admin:
+                    _refused(ctx)
+                    return
+                build(ctx)
+
+    admin_page("/admin/users", "users.title", users_page)
+    admin_page("/admin/teams", "teams.title", teams_page)
+    admin_page("/admin/regions", "regions.title", regions_page)
+    admin_page("/admin/roles", "roles.title", roles_page)

@@ -110,6 +110,9 @@ def _navigation(ctx: PageContext) -> None:
         ui.separator()
         _nav_link(ctx.t("nav.builder"), "/admin/objects", "construction")
         _nav_link(ctx.t("nav.users"), "/admin/users", "group")
+        _nav_link(ctx.t("nav.teams"), "/admin/teams", "groups")
+        _nav_link(ctx.t("nav.regions"), "/admin/regions", "map")
+        _nav_link(ctx.t("nav.roles"), "/admin/roles", "badge")
         _nav_link(ctx.t("nav.policies"), "/admin/policies", "policy")
     if ctx.is_admin or ctx.principal.roles & AUDIT_READERS:
         _nav_link(ctx.t("nav.audit"), "/admin/audit", "history_edu")
