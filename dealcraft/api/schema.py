@@ -1,4 +1,5 @@
-"""Schema endpoints: read objects and fields, create objects, add, change and archive fields."""
+"""Schema endpoints: objects and fields (create, add, change, reorder, archive), and the
+record page layout of each object."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 
 from dealcraft.access.principal import Principal
 from dealcraft.api.deps import get_principal, get_workspace
-from dealcraft.errors import NotFound
+from dealcraft.errors import FieldError, NotFound, ValidationFailed
 from dealcraft.schema.model import FieldDef, ObjectDef
 from dealcraft.workspace import Workspace
 
@@ -18,6 +19,14 @@ OBJECT_EXAMPLE = {
     "name": "tender",
     "label": {"en": "Tender", "zh-CN": "招标"},
     "fields": [{"name": "title", "type": "text", "label": "Title", "required": True}],
+}
+ORDER_EXAMPLE = {"fields": ["name", "stage", "amount"]}
+LAYOUT_EXAMPLE = {
+    "sections": [
+        {"key": "deal", "labels": {"en": "Deal", "zh-CN": "交易"}, "fields": ["name", "stage"]},
+        {"key": "dates", "labels": {"en": "Dates", "zh-CN": "日期"}, "fields": ["close_date"]},
+    ],
+    "related_lists": ["contract.opportunity", "activity.opportunity"],
 }
 FIELD_EXAMPLE = {
     "name": "credit_limit",
@@ -140,3 +149,43 @@ def restore_field(
 ):
     workspace.policy.check_schema_change(principal)
     return field_json(workspace.schema.restore_field(object_name, field_name), principal.language)
+
+
+@router.put("/objects/{object_name}/field-order")
+def reorder_fields(
+    object_name: str,
+    order: dict[str, Any] = Body(..., examples=[ORDER_EXAMPLE]),
+    principal: Principal = Depends(get_principal),
+    workspace: Workspace = Depends(get_workspace),
+):
+    """Put the named fields first, in that order (``{"fields": [...]}``); others follow."""
+    workspace.policy.check_schema_change(principal)
+    names = order.get("fields")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValidationFailed(
+            [FieldError("fields", "invalid_order", "fields is a list of field names")]
+        )
+    workspace.schema.reorder_fields(object_name, names)
+    return object_json(workspace.registry.view().objects[object_name], principal.language)
+
+
+@router.get("/objects/{object_name}/layout")
+def get_layout(
+    object_name: str,
+    principal: Principal = Depends(get_principal),
+    workspace: Workspace = Depends(get_workspace),
+):
+    """The record page layout: ordered sections of fields, and which related lists show."""
+    return workspace.schema.layout(object_name).as_dict(principal.language)
+
+
+@router.put("/objects/{object_name}/layout")
+def save_layout(
+    object_name: str,
+    layout: dict[str, Any] = Body(..., examples=[LAYOUT_EXAMPLE]),
+    principal: Principal = Depends(get_principal),
+    workspace: Workspace = Depends(get_workspace),
+):
+    """Save the layout; fields it leaves out follow in its last section."""
+    workspace.policy.check_schema_change(principal)
+    return workspace.schema.save_layout(object_name, layout).as_dict(principal.language)

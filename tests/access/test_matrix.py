@@ -75,6 +75,9 @@ ROUTE_COVERAGE: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v1/schema/objects/{object_name}/fields/{field_name}"): "admin_only",
     ("DELETE", "/api/v1/schema/objects/{object_name}/fields/{field_name}"): "admin_only",
     ("POST", "/api/v1/schema/objects/{object_name}/fields/{field_name}/restore"): "admin_only",
+    ("PUT", "/api/v1/schema/objects/{object_name}/field-order"): "admin_only",
+    ("GET", "/api/v1/schema/objects/{object_name}/layout"): "signed_in",
+    ("PUT", "/api/v1/schema/objects/{object_name}/layout"): "admin_only",
     ("POST", "/api/v1/files"): "signed_in",
     ("GET", "/api/v1/files/{file_id}"): "signed_in",
     # Flows: managing definitions and runs is for admins.
@@ -94,6 +97,17 @@ ROUTE_COVERAGE: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/flows/{name}/runs"): "signed_in_missing",
     # Authenticated by the flow's signing secret instead of a token.
     ("POST", "/api/v1/flows/{name}/webhook"): "signed_webhook",
+    # Bulk edit: each record through its own update; an unknown object is 404 for everyone.
+    ("PATCH", R): "signed_in_missing",
+    # The inbox and saved views are the caller's own (or their team's); another's is 404.
+    ("GET", "/api/v1/inbox"): "signed_in",
+    ("POST", "/api/v1/inbox/read-all"): "signed_in",
+    ("POST", "/api/v1/inbox/{message_id}/read"): "signed_in_missing",
+    ("GET", "/api/v1/views"): "signed_in",
+    ("POST", "/api/v1/views"): "signed_in",
+    ("GET", "/api/v1/views/{view_id}"): "signed_in_missing",
+    ("PATCH", "/api/v1/views/{view_id}"): "signed_in_missing",
+    ("DELETE", "/api/v1/views/{view_id}"): "signed_in_missing",
 }
 
 
@@ -557,6 +571,18 @@ def other_requests(w: World) -> dict[tuple[str, str], dict[str, Any]]:
         ("POST", "/api/v1/schema/objects/{object_name}/fields/{field_name}/restore"): {
             "url": fields + "/no_such_field/restore"
         },
+        # Bodies the schema service refuses (422), so an allowed call changes nothing.
+        ("PUT", "/api/v1/schema/objects/{object_name}/field-order"): {
+            "url": "/api/v1/schema/objects/account/field-order",
+            "json": {"fields": "name"},
+        },
+        ("GET", "/api/v1/schema/objects/{object_name}/layout"): {
+            "url": "/api/v1/schema/objects/account/layout"
+        },
+        ("PUT", "/api/v1/schema/objects/{object_name}/layout"): {
+            "url": "/api/v1/schema/objects/account/layout",
+            "json": {"sections": []},
+        },
         ("POST", "/api/v1/files"): {
             "url": "/api/v1/files",
             "files": {"file": ("note.txt", b"hello", "text/plain")},
@@ -590,6 +616,21 @@ def other_requests(w: World) -> dict[tuple[str, str], dict[str, Any]]:
             "url": "/api/v1/flows/no_such_flow/webhook",
             "content": b"{}",
         },
+        ("PATCH", R): {
+            "url": "/api/v1/records/no_such_object",
+            "json": {"ids": [1], "values": {"name": "x"}},
+        },
+        ("GET", "/api/v1/inbox"): {"url": "/api/v1/inbox"},
+        ("POST", "/api/v1/inbox/read-all"): {"url": "/api/v1/inbox/read-all"},
+        ("POST", "/api/v1/inbox/{message_id}/read"): {"url": "/api/v1/inbox/999999/read"},
+        ("GET", "/api/v1/views"): {"url": "/api/v1/views"},
+        ("POST", "/api/v1/views"): {
+            "url": "/api/v1/views",
+            "json": {"object_name": "no_such_object", "name": "x"},
+        },
+        ("GET", "/api/v1/views/{view_id}"): {"url": "/api/v1/views/999999"},
+        ("PATCH", "/api/v1/views/{view_id}"): {"url": "/api/v1/views/999999", "json": {}},
+        ("DELETE", "/api/v1/views/{view_id}"): {"url": "/api/v1/views/999999"},
     }
 
 
