@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 
 from dealcraft import __version__
-from dealcraft.api import access, auth, files, records, schema, transfer
+from dealcraft.api import access, auth, bulk_edit, files, inbox, records, schema, transfer, views
 from dealcraft.api.errors import install_error_handlers
 from dealcraft.api.openapi import install_openapi
 from dealcraft.api.responses import JSONResponse
@@ -40,6 +40,9 @@ def create_app(workspace: Workspace | None = None, *, web: bool = False) -> Fast
     app.include_router(files.router)
     app.include_router(access.router)
     app.include_router(flows_api.router)
+    app.include_router(bulk_edit.router)
+    app.include_router(inbox.router)
+    app.include_router(views.router)
     install_openapi(app)
 
     @app.get("/api/health", tags=["meta"])

@@ -130,3 +130,4 @@ exports = sa.Table(
 import dealcraft.access.tables  # noqa: E402,F401  (registers the access tables)
 import dealcraft.audit.tables  # noqa: E402,F401  (registers the audit trail's tables)
 import dealcraft.flows.tables  # noqa: E402, F401  (registers the flow engine tables)
+import dealcraft.saved_views.tables  # noqa: E402,F401  (registers the saved-views table)
