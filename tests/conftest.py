@@ -1,7 +1,8 @@
 """Shared fixtures: a SQLite engine always, a PostgreSQL engine when a server is configured.
 
-PostgreSQL tests read ``DEALCRAFT_TEST_PG_URL``. Locally they skip with that reason when it
-is unset; under ``CI=true`` a skipped PostgreSQL test fails the run (see ``pytest_sessionfinish``).
+PostgreSQL tests read ``DEALCRAFT_TEST_PG_URL``, Redis tests ``DEALCRAFT_TEST_REDIS_URL``.
+Locally they skip with that reason when it is unset; under ``CI=true`` a skipped PostgreSQL or
+Redis test fails the run (see ``pytest_sessionfinish``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ pytest_plugins = ["nicegui.testing.user_plugin"]
 
 PG_URL = os.environ.get("DEALCRAFT_TEST_PG_URL")
 _skipped_pg: list[str] = []
+REDIS_URL = os.environ.get("DEALCRAFT_TEST_REDIS_URL")
+_skipped_redis: list[str] = []
 
 
 @pytest.fixture
@@ -53,6 +56,21 @@ def pg_engine(pg_url):
     engine.dispose()
 
 
+@pytest.fixture
+def redis_url(request):
+    """The URL of a Redis database for the flow queue, emptied before and after the test."""
+    if not REDIS_URL:
+        _skipped_redis.append(request.node.nodeid)
+        pytest.skip("Redis not configured: set DEALCRAFT_TEST_REDIS_URL")
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+    client.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request):
     """Run a test on both backends."""
@@ -60,12 +78,16 @@ def engine(request):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if os.environ.get("CI") == "true" and _skipped_pg:
+    if os.environ.get("CI") != "true":
+        return
+    tr = session.config.pluginmanager.get_plugin("terminalreporter")
+    for skipped, server in ((_skipped_pg, "PostgreSQL"), (_skipped_redis, "Redis")):
+        if not skipped:
+            continue
         session.exitstatus = 1
-        tr = session.config.pluginmanager.get_plugin("terminalreporter")
         if tr is not None:
             tr.write_line(
-                f"CI: {len(_skipped_pg)} PostgreSQL test(s) were skipped; CI requires them to run.",
+                f"CI: {len(skipped)} {server} test(s) were skipped; CI requires them to run.",
                 red=True,
             )
 

@@ -1,4 +1,14 @@
-"""Receivers on 127.0.0.1 that count what flows send: an SMTP sink and a webhook sink."""
+"""Receivers on 127.0.0.1 that count what flows send: an SMTP sink and a webhook sink.
+
+Both behave like real receivers that deduplicate by the idempotency key the sender puts on a
+message (the e-mail's Message-ID, the webhook's ``Idempotency-Key``): the first arrival of a
+key is accepted and delivered; a repeat is acknowledged the same way but not delivered again.
+A message without a key cannot be recognised and is delivered every time it arrives.
+
+``delivered`` lists the keys in delivery order, ``messages`` / ``requests`` the delivered
+messages; ``arrivals`` counts every arrival per key, so ``repeats`` is what a receiver that
+does not deduplicate would have delivered twice.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +18,42 @@ import re
 import socketserver
 import threading
 
+NO_KEY = "?"
 
-class SmtpSink:
-    """A minimal SMTP server; counts messages by Message-ID. ``fail_next`` answers 451."""
+
+class _Deduplicator:
+    """The receiver's memory of keys it has delivered (shared by its handler threads)."""
 
     def __init__(self) -> None:
-        self.messages: list[bytes] = []
-        self.by_id: collections.Counter[str] = collections.Counter()
-        self.fail_next = 0
+        self.delivered: list[str] = []
+        self.arrivals: collections.Counter[str] = collections.Counter()
         self.lock = threading.Lock()
+        self._seen: set[str] = set()
+
+    def accept(self, key: str | None) -> bool:
+        """Count an arrival; True when it is delivered (a new key, or no key at all)."""
+        key = key or NO_KEY
+        with self.lock:
+            self.arrivals[key] += 1
+            if key != NO_KEY and key in self._seen:
+                return False
+            self._seen.add(key)
+            self.delivered.append(key)
+            return True
+
+    @property
+    def repeats(self) -> int:
+        """Arrivals of a key already delivered (acknowledged, not delivered again)."""
+        return sum(n - 1 for key, n in self.arrivals.items() if key != NO_KEY)
+
+
+class SmtpSink(_Deduplicator):
+    """A minimal SMTP server deduplicating by Message-ID. ``fail_next`` answers 451."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[bytes] = []
+        self.fail_next = 0
         sink = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -38,13 +75,16 @@ class SmtpSink:
                                 return
                             data += chunk
                         with sink.lock:
-                            if sink.fail_next > 0:
+                            failing = sink.fail_next > 0
+                            if failing:
                                 sink.fail_next -= 1
-                                self.wfile.write(b"451 try again later\r\n")
-                                continue
-                            sink.messages.append(data)
-                            match = re.search(rb"Message-ID: <([^>]+)>", data, re.I)
-                            sink.by_id[match.group(1).decode() if match else "?"] += 1
+                        if failing:
+                            self.wfile.write(b"451 try again later\r\n")
+                            continue
+                        match = re.search(rb"Message-ID: <([^>]+)>", data, re.I)
+                        if sink.accept(match.group(1).decode() if match else None):
+                            with sink.lock:
+                                sink.messages.append(data)
                         self.wfile.write(b"250 queued\r\n")
                     elif verb == b"QUIT":
                         self.wfile.write(b"221 bye\r\n")
@@ -62,27 +102,33 @@ class SmtpSink:
         self.server.server_close()
 
 
-class WebhookSink:
-    """An HTTP server that records every POST; ``status_next`` answers with those statuses."""
+class WebhookSink(_Deduplicator):
+    """An HTTP server deduplicating POSTs by ``Idempotency-Key``; ``status_next`` answers with
+    those statuses (a refused POST is neither counted nor remembered)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.requests: list[dict] = []
-        self.by_delivery: collections.Counter[str] = collections.Counter()
         self.status_next: list[int] = []
         self.reply = b'{"errcode": 0, "errmsg": "ok"}'
-        self.lock = threading.Lock()
         sink = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    return  # the sender went away mid-request: nothing was received
                 with sink.lock:
                     status = sink.status_next.pop(0) if sink.status_next else 200
-                    if status == 200:
+                key = self.headers.get("Idempotency-Key") or self.headers.get(
+                    "X-Dealcraft-Delivery"
+                )
+                if status == 200 and sink.accept(key):
+                    with sink.lock:
                         sink.requests.append(
                             {"path": self.path, "headers": dict(self.headers), "body": body}
                         )
-                        sink.by_delivery[self.headers.get("X-Dealcraft-Delivery") or "?"] += 1
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()

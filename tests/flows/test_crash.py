@@ -1,12 +1,12 @@
 """Durability under SIGKILL: 200 runs, each sending an e-mail and calling a webhook and
 updating its record, while the worker process is killed at random moments and restarted.
 
-Every run completes and every effect arrives: each e-mail's Message-ID and each webhook's
-delivery id is seen at the receiver. Over a network "exactly once" means "at least once,
-recognisably": a worker killed after the receiver accepted a message but before the ledger
-recorded it sends it again with the same key, and the receiver drops the repeat. The test
-counts those repeats and allows at most one per kill and worker thread (the effects in
-flight when the process died).
+Every run completes and every effect is delivered exactly once, counted at the receiver. The
+receivers deduplicate by the key each message carries (the e-mail's Message-ID, the webhook's
+``Idempotency-Key``), as real ones do: a worker killed after the receiver accepted a message
+but before the ledger recorded it sends the message again with the same key, and the receiver
+acknowledges the repeat without delivering it. The test prints those raw repeat arrivals (see
+docs/flows.md for the figures) and bounds them by the effects that can be in flight at a kill.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from dealcraft.workspace import Workspace
 
 RUNS = 200
 WORKERS = 4
+KILLS = 8
+KILL_SEED = 20240601
 FLOW = """
 name: crash_test
 enabled: true
@@ -61,11 +63,12 @@ def _start_worker(env: dict[str, str], log) -> subprocess.Popen:
 
 
 def test_killed_worker_completes_every_run_and_delivers_each_effect_once(
-    _sqlite_copy, tmp_path, smtp_sink, webhook_sink
+    crm_url, tmp_path, smtp_sink, webhook_sink
 ):
     # Given a workspace with the flow, and a worker configured for short leases.
+    backend = "postgresql" if crm_url.startswith("postgresql") else "sqlite"
     data_dir = tmp_path / "data"
-    ws = Workspace(Settings(data_dir=data_dir, database_url=_sqlite_copy, env="test"))
+    ws = Workspace(Settings(data_dir=data_dir, database_url=crm_url, env="test"))
     service = FlowService(ws)
     service.ensure_service_account("flow_bot", "sales_director")
     service.import_yaml(FLOW.format(webhook=webhook_sink.url))
@@ -73,29 +76,28 @@ def test_killed_worker_completes_every_run_and_delivers_each_effect_once(
         **os.environ,
         "DEALCRAFT_ENV": "test",
         "DEALCRAFT_DATA_DIR": str(data_dir),
-        "DEALCRAFT_DATABASE_URL": _sqlite_copy,
+        "DEALCRAFT_DATABASE_URL": crm_url,
         "DEALCRAFT_FLOW_SMTP_PORT": str(smtp_sink.port),
         "DEALCRAFT_FLOW_LEASE_SECONDS": "1.0",
+        "DEALCRAFT_FLOW_SMTP_TIMEOUT": "1.0",
+        "DEALCRAFT_FLOW_HTTP_TIMEOUT": "1.0",
         "DEALCRAFT_FLOW_BACKOFF_SECONDS": "0.1",
         "DEALCRAFT_FLOW_PUMP_SECONDS": "0.1",
     }
+    env.pop("DEALCRAFT_QUEUE_URL", None)  # the default queue: SqliteHuey in the data directory
     log = (tmp_path / "worker.log").open("wb")
-    rng = random.Random(20240601)
+    rng = random.Random(KILL_SEED)
     started = time.monotonic()
 
     # When 200 leads are created while the worker is killed and restarted at random.
     worker = _start_worker(env, log)
-    leads = [
-        ws.records.create(SYSTEM, "lead", {"name": f"Lead {i}", "email": f"lead{i}@example.com"})[
-            "id"
-        ]
-        for i in range(RUNS)
-    ]
+    for i in range(RUNS):
+        ws.records.create(SYSTEM, "lead", {"name": f"Lead {i}", "email": f"lead{i}@example.com"})
     kills = 0
-    while kills < 8 and time.monotonic() - started < 80:
+    while kills < KILLS and time.monotonic() - started < 60:
         # Kill only a worker that is doing work: wait for it to visit steps, then a moment.
         before = _visits(ws)
-        while _visits(ws) == before and time.monotonic() - started < 80:
+        while _visits(ws) == before and time.monotonic() - started < 60:
             time.sleep(0.05)
         time.sleep(rng.uniform(0.0, 0.5))
         if _completed(ws) == RUNS:
@@ -104,7 +106,7 @@ def test_killed_worker_completes_every_run_and_delivers_each_effect_once(
         worker.wait()
         kills += 1
         worker = _start_worker(env, log)
-    deadline = time.monotonic() + 40
+    deadline = time.monotonic() + 25
     while _completed(ws) < RUNS and time.monotonic() < deadline:
         time.sleep(0.2)
     worker.send_signal(signal.SIGTERM)
@@ -121,30 +123,30 @@ def test_killed_worker_completes_every_run_and_delivers_each_effect_once(
         statuses,
         (tmp_path / "worker.log").read_text()[-3000:],
     )
-    marked = ws.records.count(SYSTEM, "lead", where="status = 'contacted'")
-    assert marked == RUNS
+    assert ws.records.count(SYSTEM, "lead", where="status = 'contacted'") == RUNS
 
-    # And each e-mail and each webhook arrived, recognisably once.
-    assert len(smtp_sink.by_id) == RUNS
-    assert len(webhook_sink.by_delivery) == RUNS
-    repeats = sum(n - 1 for n in smtp_sink.by_id.values()) + sum(
-        n - 1 for n in webhook_sink.by_delivery.values()
-    )
+    # And the receivers delivered each e-mail and each webhook exactly once.
+    assert len(smtp_sink.delivered) == RUNS
+    assert len(set(smtp_sink.delivered)) == RUNS, "an e-mail was delivered twice"
+    assert len(webhook_sink.delivered) == RUNS
+    assert len(set(webhook_sink.delivered)) == RUNS, "a webhook was delivered twice"
+    assert len({r["body"] for r in webhook_sink.requests}) == RUNS
+
+    # And repeats reached the receivers only for effects in flight when a worker died.
+    repeats = smtp_sink.repeats + webhook_sink.repeats
     assert repeats <= kills * WORKERS, (repeats, kills)
     assert kills >= 5, "the worker was not killed often enough to test anything"
-    bodies = {r["body"] for r in webhook_sink.requests}
-    assert len(bodies) == RUNS
     with ws.engine.connect() as conn:
         resumed = conn.execute(
             sa.select(sa.func.count()).select_from(flow_steps).where(flow_steps.c.attempts > 1)
         ).scalar()
     assert resumed >= 1, "no kill interrupted a step; the test proved nothing"
     print(
-        f"\ncrash test: {kills} kills, {resumed} step visits resumed after a kill, "
-        f"{repeats} recognised repeats, {time.monotonic() - started:.1f}s"
+        f"\ncrash test [{backend}]: {kills} kills, {resumed} step visits resumed, "
+        f"raw repeat arrivals: e-mail {smtp_sink.repeats}, webhook {webhook_sink.repeats}; "
+        f"{time.monotonic() - started:.1f}s"
     )
     ws.close()
-    assert len(leads) == RUNS
 
 
 def _statuses(ws: Workspace) -> dict[str, int]:
