@@ -19,6 +19,7 @@ from dealcraft.errors import (
     ValidationFailed,
     VersionConflict,
 )
+from dealcraft.schema.layout import layout_of
 from dealcraft.schema.model import FieldDef, ObjectDef
 from dealcraft.schema.types import handler_for
 from dealcraft.web.fields import (
@@ -36,6 +37,7 @@ from dealcraft.web.fields import (
 from dealcraft.web.i18n import STRINGS
 from dealcraft.web.session import PageContext
 from dealcraft.web.shell import error_banner, frame, not_found, require_context, to_login
+from dealcraft.web.timeline import timeline_card
 from dealcraft.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -176,22 +178,45 @@ def record_page(ctx: PageContext, obj: ObjectDef, record_id: int) -> None:
             ui.button(ctx.t("form.cancel"), on_click=confirm.close).props("flat")
             ui.button(ctx.t("record.delete"), on_click=delete).props("color=negative")
 
-    # Fields, in layout order
-    with ui.card().classes("w-full"):
-        ui.label(ctx.t("record.fields")).classes("text-subtitle1")
-        with ui.grid(columns="repeat(auto-fill, minmax(260px, 1fr))").classes("w-full gap-3"):
-            for f in sorted(obj.active_fields, key=lambda f: f.position):
-                with ui.column().classes("gap-0").props(f"data-field={f.name}"):
-                    ui.label(f.label(ctx.language)).classes("text-xs text-grey-7")
-                    text = display(f, record, ctx.language, refs)
-                    if f.type in REFERENCE_TYPES and record.get(f.name):
-                        ui.link(text, f"/o/{reference_target(f)}/{record[f.name]}")
-                    else:
-                        ui.label(text or "—").classes("whitespace-pre-wrap")
-        ui.label(ctx.t("record.version", version=record["version"])).classes("text-xs text-grey-6")
+    # Fields, grouped by the object's layout; a field the principal may not read is left
+    # out whatever the layout says.
+    policy = ctx.workspace.policy
+    view = ctx.workspace.registry.view()
+    layout = layout_of(view.objects, obj)
+    for i, section in enumerate(layout.sections):
+        shown = [
+            f
+            for f in (obj.field(name) for name in section.fields)
+            if f is not None and policy.readable(ctx.principal, f)
+        ]
+        if not shown:
+            continue
+        with (
+            ui.card()
+            .classes("w-full")
+            .props(f"data-section={section.key}")
+            .mark(f"section-{section.key}")
+        ):
+            ui.label(section.label(ctx.language)).classes("text-subtitle1")
+            with ui.grid(columns="repeat(auto-fill, minmax(260px, 1fr))").classes("w-full gap-3"):
+                for f in shown:
+                    with ui.column().classes("gap-0").props(f"data-field={f.name}"):
+                        ui.label(f.label(ctx.language)).classes("text-xs text-grey-7")
+                        text = display(f, record, ctx.language, refs)
+                        if f.type in REFERENCE_TYPES and record.get(f.name):
+                            ui.link(text, f"/o/{reference_target(f)}/{record[f.name]}")
+                        else:
+                            ui.label(text or "—").classes("whitespace-pre-wrap")
+            if i == len(layout.sections) - 1:
+                ui.label(ctx.t("record.version", version=record["version"])).classes(
+                    "text-xs text-grey-6"
+                )
 
-    # Related lists
+    # Related lists the layout shows
+    hidden_lists = {r.key for r in layout.related_lists if not r.shown}
     for other, f in related_fields(ctx, obj):
+        if f"{other.name}.{f.name}" in hidden_lists:
+            continue
         try:
             page = records.list(
                 ctx.principal,
@@ -223,46 +248,7 @@ def record_page(ctx: PageContext, obj: ObjectDef, record_id: int) -> None:
             else:
                 ui.label(ctx.t("list.empty")).classes("text-grey-6 text-sm")
 
-    history_timeline(ctx, obj, record_id)
-
-
-def history_timeline(ctx: PageContext, obj: ObjectDef, record_id: int) -> None:
-    records = ctx.workspace.records
-    entries = records.history(ctx.principal, obj.name, record_id)
-    users = ReferenceTitles(records, ctx.principal).load_ids(
-        "user", {e["changed_by"] for e in entries}
-    )
-    with ui.card().classes("w-full").props("data-testid=history").mark("history"):
-        ui.label(ctx.t("record.history")).classes("text-subtitle1")
-        if not entries:
-            ui.label(ctx.t("record.history.none"))
-            return
-        with ui.timeline(side="right").classes("w-full"):
-            for entry in reversed(entries):
-                who = (
-                    users.title("user", entry["changed_by"])
-                    if entry["changed_by"] is not None
-                    else ctx.t("record.system")
-                )
-                subtitle = f"{entry['changed_at'].replace('T', ' ')[:16]} · " + ctx.t(
-                    "record.by", user=who
-                )
-                with ui.timeline_entry(subtitle=subtitle):
-                    ui.label(_history_text(ctx, obj, entry))
-
-
-def _history_text(ctx: PageContext, obj: ObjectDef, entry: dict[str, Any]) -> str:
-    operation = entry["operation"]
-    if operation != "update" or entry["field"] is None:
-        return ctx.t(
-            f"record.history.{operation}d" if operation != "create" else "record.history.created"
-        )
-    f = ctx.workspace.registry.view().field_for_key(obj.name, entry["field"])
-    if f is None:
-        return f"{entry['field']}: {entry['old_value']} → {entry['new_value']}"
-    old = display(f, {f.name: entry["old_value"]}, ctx.language) or "—"
-    new = display(f, {f.name: entry["new_value"]}, ctx.language) or "—"
-    return f"{f.label(ctx.language)}: {old} → {new}"
+    timeline_card(ctx, obj, record_id)
 
 
 # Forms ---------------------------------------------------------------------------------------
