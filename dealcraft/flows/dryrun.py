@@ -124,6 +124,7 @@ class DryRunContext(StepContext):
         kind: str,
         request: Any,
         perform: Callable[[Any], Done | dict[str, Any]],
+        **options: Any,
     ) -> dict[str, Any]:
         simulate = SIMULATED.get(kind)
         mapping = request if isinstance(request, Mapping) else {}

@@ -27,6 +27,7 @@ def mount_web(app: FastAPI, workspace: Workspace) -> None:
     from nicegui import ui
 
     from dealcraft.web import admin, builder, importer, kanban, lists, records, shell, workbench
+    from dealcraft.web import flows as flow_pages
 
     # The API's placeholder home page (a redirect to the API docs) gives way to the web app.
     app.router.routes[:] = [
@@ -41,6 +42,7 @@ def mount_web(app: FastAPI, workspace: Workspace) -> None:
     kanban.register(workspace)
     builder.register(workspace)
     admin.register(workspace)
+    flow_pages.register(workspace)
 
     ui.run_with(
         app,

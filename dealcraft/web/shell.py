@@ -114,6 +114,7 @@ def _navigation(ctx: PageContext) -> None:
         _nav_link(ctx.t("nav.regions"), "/admin/regions", "map")
         _nav_link(ctx.t("nav.roles"), "/admin/roles", "badge")
         _nav_link(ctx.t("nav.policies"), "/admin/policies", "policy")
+        _nav_link(ctx.t("nav.flows"), "/flows", "account_tree")
     if ctx.is_admin or ctx.principal.roles & AUDIT_READERS:
         _nav_link(ctx.t("nav.audit"), "/admin/audit", "history_edu")
     ui.separator()
