@@ -1,6 +1,7 @@
-"""The object builder, for admins: create objects, add fields of every type, archive and
-restore them. Changes go through the schema service, so a new field is a real column at
-once and the next page load shows it in lists and forms."""
+"""The object builder, for admins: create objects, add fields of every type, edit, reorder,
+archive and restore them, and arrange the record page (``builder_fields`` holds the field
+editor, ``builder_layout`` the layout editor). Changes go through the schema service, so a
+new field is a real column at once and the next page load shows it in lists and forms."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from dealcraft import expr
 from dealcraft.errors import DealcraftError, ValidationFailed
 from dealcraft.schema.model import ObjectDef
 from dealcraft.schema.types import FIELD_TYPES, ROLLUP_AGGREGATES
+from dealcraft.web.builder_fields import field_editor
+from dealcraft.web.builder_layout import layout_editor
 from dealcraft.web.session import PageContext
 from dealcraft.web.shell import error_banner, frame, not_found, require_context, to_login
 from dealcraft.workspace import Workspace
@@ -117,11 +120,18 @@ def fields_page(ctx: PageContext, obj: ObjectDef) -> None:
     ui.link(ctx.t("builder.title"), "/admin/objects").classes("text-grey-7")
     ui.label(ctx.t("builder.fields", object=obj.label(ctx.language))).classes("text-h5")
 
+    with ui.row().classes("gap-2"):
+        ui.link(ctx.t("builder_layout.open"), f"/admin/objects/{obj.name}/layout").props(
+            "data-testid=open-layout"
+        ).mark("open-layout")
+
     @ui.refreshable
     def field_table() -> None:
         current = ctx.workspace.registry.view().objects[obj.name]
+        ordered = sorted(current.fields, key=lambda f: (f.archived, f.position))
+        active = [f.name for f in ordered if not f.archived]
         with ui.element("table").classes("w-full text-left text-sm"):
-            for f in sorted(current.fields, key=lambda f: f.position):
+            for f in ordered:
                 with ui.element("tr").props(f"data-builder-field={f.name}"):
                     for text in (f.name, f.label(ctx.language), f.type, "*" if f.required else ""):
                         with ui.element("td").classes("p-1 border-b"):
@@ -134,12 +144,43 @@ def fields_page(ctx: PageContext, obj: ObjectDef) -> None:
                             ).props(f"flat dense size=sm data-restore={f.name}").mark(
                                 f"restore-{f.name}"
                             )
-                        else:
-                            ui.button(
-                                ctx.t("builder.archive"), on_click=lambda f=f: change(f.name, True)
-                            ).props(
-                                f"flat dense size=sm color=negative data-archive={f.name}"
-                            ).mark(f"archive-{f.name}")
+                            continue
+                        ui.button(
+                            icon="arrow_upward", on_click=lambda f=f: move(active, f.name, -1)
+                        ).props(f"flat dense size=sm data-testid=up-{f.name}").mark(f"up-{f.name}")
+                        ui.button(
+                            icon="arrow_downward", on_click=lambda f=f: move(active, f.name, 1)
+                        ).props(f"flat dense size=sm data-testid=down-{f.name}").mark(
+                            f"down-{f.name}"
+                        )
+                        ui.button(
+                            ctx.t("builder_edit.edit"),
+                            on_click=lambda f=f: ui.navigate.to(
+                                f"/admin/objects/{obj.name}/fields/{f.name}"
+                            ),
+                        ).props(f"flat dense size=sm data-testid=edit-{f.name}").mark(
+                            f"edit-{f.name}"
+                        )
+                        ui.button(
+                            ctx.t("builder.archive"), on_click=lambda f=f: change(f.name, True)
+                        ).props(f"flat dense size=sm color=negative data-archive={f.name}").mark(
+                            f"archive-{f.name}"
+                        )
+
+    def move(active: list[str], field_name: str, step: int) -> None:
+        """Swap a field with its neighbour; the new order is saved at once."""
+        i = active.index(field_name)
+        j = i + step
+        if not 0 <= j < len(active):
+            return
+        order = list(active)
+        order[i], order[j] = order[j], order[i]
+        try:
+            ctx.workspace.policy.check_schema_change(ctx.principal)
+            schema.reorder_fields(obj.name, order)
+        except DealcraftError as e:
+            ui.notify(_error_text(e), type="negative")
+        field_table.refresh()
 
     def change(field_name: str, archive: bool) -> None:
         try:
@@ -297,3 +338,32 @@ def register(workspace: Workspace) -> None:
                 not_found(ctx)
                 return
             fields_page(ctx, obj)
+
+    @ui.page("/admin/objects/{object_name}/fields/{field_name}")
+    def builder_field(request: Request, object_name: str, field_name: str):
+        ctx = require_context(workspace, request)
+        if ctx is None:
+            return to_login(request)
+        with frame(ctx, ctx.t("builder.title")):
+            if not _admin_only(ctx):
+                return
+            obj = workspace.registry.view().objects.get(object_name)
+            f = obj.field(field_name) if obj is not None else None
+            if obj is None or f is None:
+                not_found(ctx)
+                return
+            field_editor(ctx, obj, f, check_formula, _error_text)
+
+    @ui.page("/admin/objects/{object_name}/layout")
+    def builder_layout(request: Request, object_name: str):
+        ctx = require_context(workspace, request)
+        if ctx is None:
+            return to_login(request)
+        with frame(ctx, ctx.t("builder.title")):
+            if not _admin_only(ctx):
+                return
+            obj = workspace.registry.view().objects.get(object_name)
+            if obj is None:
+                not_found(ctx)
+                return
+            layout_editor(ctx, obj, _error_text)

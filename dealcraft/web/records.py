@@ -20,7 +20,7 @@ from dealcraft.errors import (
     VersionConflict,
 )
 from dealcraft.schema.layout import layout_of
-from dealcraft.schema.model import FieldDef, ObjectDef
+from dealcraft.schema.model import FieldDef, ObjectDef, pick_label
 from dealcraft.schema.types import handler_for
 from dealcraft.web.fields import (
     REFERENCE_TYPES,
@@ -286,6 +286,10 @@ def form_page(
                 elif record_id is None:
                     value = handler_for(f.type).default(f).get(f.name)
                 inputs[f.name] = field_input(f, value, input_ctx)
+                help_text = f.options.get("help")
+                if isinstance(help_text, dict) and help_text:
+                    hint = pick_label(help_text, ctx.language, "")
+                    inputs[f.name].element.props["hint"] = hint
 
     def collect() -> dict[str, Any]:
         data = {}

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from nicegui import core
 
 from dealcraft.access.principal import SYSTEM
-from web.test_pages import record_id, sign_in
+from web.test_pages import record_id, set_value, sign_in
 
 pytestmark = pytest.mark.anyio
 
@@ -210,3 +210,168 @@ async def test_record_page_statements_do_not_grow_with_the_timeline(user, web_wo
 
     # then the page makes the same number of statements
     assert few == many
+
+
+# Builder: editing fields --------------------------------------------------------------------
+async def test_builder_edit_field_label_shows_in_form_and_list(user, web_workspace):
+    # given admin on the opportunity's fields
+    await sign_in(user, "admin", "/admin/objects/opportunity")
+
+    # when they edit the close date's labels
+    user.find(marker="edit-close_date").click()
+    await user.should_see(marker="edit-label-en")
+    user.find(marker="edit-label-en").clear().type("Expected signing")
+    user.find(marker="edit-label-zh").clear().type("预计签约")
+    user.find(marker="save-field").click()
+    await user.should_see("Field close_date saved")
+
+    # then the form and the list show the new label at once
+    await user.open("/o/opportunity/new")
+    await user.should_see("Expected signing")
+    await user.open("/o/opportunity")
+    await user.should_see("Expected signing")
+    field = web_workspace.registry.view().objects["opportunity"].field("close_date")
+    assert field.labels == {"en": "Expected signing", "zh-CN": "预计签约"}
+
+
+async def test_builder_edit_help_text_shows_under_the_form_input(user, web_workspace):
+    await sign_in(user, "admin", "/admin/objects/opportunity/fields/amount")
+    user.find(marker="edit-help-en").type("Before tax, in the deal's currency")
+    user.find(marker="save-field").click()
+    await user.should_see("Field amount saved")
+
+    await user.open("/o/opportunity/new")
+    (amount,) = user.find(marker="field-amount").elements
+    assert amount.props["hint"] == "Before tax, in the deal's currency"
+
+
+async def test_builder_edit_formula_is_validated_live_and_refused_when_wrong(user, web_workspace):
+    await sign_in(user, "admin", "/admin/objects/opportunity/fields/weighted_amount")
+    await user.should_see("Valid; the result is a number")
+
+    # when the expression names a field that does not exist, the verdict says so at once
+    user.find(marker="edit-expression").clear().type("amount * colour")
+    await user.should_see("colour")
+
+    # and saving it is refused, leaving the stored expression as it was
+    user.find(marker="save-field").click()
+    await user.should_see(marker="error")
+    field = web_workspace.registry.view().objects["opportunity"].field("weighted_amount")
+    assert field.options["expression"] == "amount * probability / 100"
+
+
+async def test_builder_reorder_moves_a_field_up_in_forms_and_lists(user, web_workspace):
+    def order() -> list[str]:
+        obj = web_workspace.registry.view().objects["opportunity"]
+        return [f.name for f in sorted(obj.active_fields, key=lambda f: f.position)]
+
+    before = order()
+    assert before.index("amount") > before.index("stage")
+
+    # when admin moves the amount up once
+    await sign_in(user, "admin", "/admin/objects/opportunity")
+    user.find(marker="up-amount").click()
+    await user.should_see(marker="up-amount")
+
+    # then amount comes before stage, saved, and the form shows them in that order
+    after = order()
+    assert after.index("amount") == before.index("stage")
+    assert after.index("stage") == before.index("amount")
+    await user.open("/o/opportunity/new")
+    await user.should_see(marker="field-amount")
+    assert element_id(user, "field-amount") < element_id(user, "field-stage")
+
+
+# Builder: stages -----------------------------------------------------------------------------
+async def test_builder_add_stage_shows_in_kanban_columns_and_form_select(user, web_workspace):
+    count = len(_stage(web_workspace))
+
+    # when admin adds a "tender" stage with labels in both languages, moved up one place
+    await sign_in(user, "admin", "/admin/objects/opportunity/fields/stage")
+    user.find(marker="edit-add-choice").click()
+    await user.should_see(marker=f"edit-choice-value-{count}")
+    user.find(marker=f"edit-choice-value-{count}").type("tender")
+    user.find(marker=f"edit-choice-en-{count}").type("Tender")
+    user.find(marker=f"edit-choice-zh-{count}").type("招投标")
+    set_value(user, f"edit-choice-colour-{count}", "teal")
+    user.find(marker=f"choice-up-{count}").click()
+    await user.should_see(marker=f"edit-choice-value-{count}")
+    user.find(marker="save-field").click()
+    await user.should_see("Field stage saved")
+
+    # then it is stored before the last stage, with its labels and colour
+    values = [c["value"] for c in _stage(web_workspace)]
+    assert values[-2] == "tender"
+    tender = _stage(web_workspace)[-2]
+    assert (tender["labels"]["zh-CN"], tender["color"]) == ("招投标", "teal")
+
+    # and the kanban has a column for it, and the form offers it
+    await user.open("/kanban/opportunity")
+    await user.should_see("Tender (0)")
+    await user.open("/o/opportunity/new")
+    (select,) = user.find(marker="field-stage").elements
+    assert "tender" in select.options
+
+
+async def test_builder_remove_used_stage_is_refused_with_the_count(user, web_workspace):
+    # given one opportunity (phase 3) in the proposal stage
+    before = _stage(web_workspace)
+    proposal = [c["value"] for c in before].index("proposal")
+
+    # when admin removes the stage and saves
+    await sign_in(user, "admin", "/admin/objects/opportunity/fields/stage")
+    user.find(marker=f"choice-remove-{proposal}").click()
+    await user.should_not_see(marker=f"edit-choice-value-{len(before) - 1}")
+    user.find(marker="save-field").click()
+
+    # then it is refused with the number of records in it, and the stages are unchanged
+    await user.should_see("1 record(s) use the choice 'proposal'")
+    assert _stage(web_workspace) == before
+
+
+# Builder: layout -----------------------------------------------------------------------------
+async def test_builder_layout_editor_moves_a_field_into_a_new_section(user, web_workspace):
+    # given admin on the account's layout (none saved yet: one Details section)
+    await sign_in(user, "admin", "/admin/objects/account")
+    user.find(marker="open-layout").click()
+    await user.should_see(marker="section-key-0")
+
+    # when they add a "finance" section and move the credit limit into it
+    user.find(marker="new-section-key").type("finance")
+    user.find(marker="add-section").click()
+    await user.should_see(marker="section-key-1")
+    user.find(marker="section-en-1").type("Finance")
+    set_value(user, "layout-move-credit_limit", 1)
+    await user.should_see(marker="section-up-1")
+    user.find(marker="section-up-1").click()
+    await user.should_see(marker="section-key-1")
+    user.find(marker="save-layout").click()
+    await user.should_see("Layout saved")
+
+    # then the layout is stored with finance first
+    layout = web_workspace.schema.layout("account")
+    assert [s.key for s in layout.sections] == ["finance", "details"]
+    assert layout.sections[0].fields == ("credit_limit",)
+
+    # and the account page shows the section, first, with the field in it
+    account = record_id(web_workspace, "account", ACCOUNT)
+    await user.open(f"/o/account/{account}")
+    await user.should_see("Finance")
+    assert "Credit limit" in texts(user, "section-finance")
+    assert element_id(user, "section-finance") < element_id(user, "section-details")
+
+
+async def test_builder_layout_editor_refuses_an_empty_section(user, web_workspace):
+    await sign_in(user, "admin", "/admin/objects/account/layout")
+    user.find(marker="new-section-key").type("empty")
+    user.find(marker="add-section").click()
+    await user.should_see(marker="section-key-1")
+    user.find(marker="save-layout").click()
+    await user.should_see("section 'empty' has no fields")
+    assert not web_workspace.schema.layout("account").saved
+
+
+async def test_builder_field_editor_is_refused_to_a_rep(user):
+    await sign_in(user, "rep_east", "/admin/objects/opportunity/fields/stage")
+    await user.should_see(marker="admin-only")
+    await user.should_not_see(marker="save-field")
