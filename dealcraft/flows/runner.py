@@ -25,7 +25,7 @@ from dealcraft.errors import DealcraftError, NotFound, VersionConflict
 from dealcraft.events.outbox import OutboxEvent
 from dealcraft.flows import templates
 from dealcraft.flows.definition import default_next, find_step
-from dealcraft.flows.effects import Attempt, Done, EffectLedger, run_effect
+from dealcraft.flows.effects import Attempt, Done, EffectInFlight, EffectLedger, run_effect
 from dealcraft.flows.errors import PermanentStepError, StepFailed, TransientStepError
 from dealcraft.flows.registry import END, STEP_TYPES, StepResult, load_builtins, parse_duration
 from dealcraft.flows.settings import FlowSettings
@@ -147,6 +147,8 @@ class StepContext:
             request=request,
             perform=wrapped,
             audit_entry=audit_entry,
+            in_flight_seconds=self.runner.in_flight_seconds,
+            hold=lambda conn: self.runner._hold(conn, self.run),
         )
 
     def log(self, message: str, level: str = "info", **data: Any) -> None:
@@ -163,6 +165,13 @@ class Runner:
         self.ledger = EffectLedger(self.engine, workspace.audit)
         self._definitions: dict[int, tuple[dict[str, Any], int, str]] = {}
         self._principals: dict[str, tuple[float, Principal]] = {}
+
+    @property
+    def in_flight_seconds(self) -> float:
+        """How long an effect's attempt may be talking to the other side: the lease it was
+        started under plus the longest network timeout. No second attempt starts sooner."""
+        settings = self.settings
+        return settings.lease_seconds + max(settings.http_timeout, settings.smtp_timeout)
 
     # Claiming ----------------------------------------------------------------------------
     def claim(self, run_id: int) -> dict[str, Any] | None:
@@ -253,6 +262,10 @@ class Runner:
             started = time.monotonic()
             try:
                 result = handler.run(ctx)
+            except LeaseLost:
+                raise
+            except EffectInFlight as e:
+                return self._defer(run, step, e)
             except Exception as e:  # every failure is classified and stored with the run
                 return self._fail(run, step, visit, _classify(e))
             if result.wait is not None:
@@ -441,6 +454,27 @@ class Runner:
                 )
             )
         return "waiting"
+
+    def _defer(self, run: dict[str, Any], step: Mapping[str, Any], e: EffectInFlight) -> str:
+        """An earlier attempt of the step's effect may still be in flight: come back when its
+        window has passed. Not a failure, so the visit's attempt is not counted."""
+        with write_transaction(self.engine) as conn:
+            self._hold(conn, run)
+            conn.execute(
+                flow_runs.update()
+                .where(flow_runs.c.id == run["id"])
+                .values(status="retrying", wake_at=e.until, lease_owner=None, lease_until=None)
+            )
+            conn.execute(
+                flow_steps.update()
+                .where(flow_steps.c.run_id == run["id"], flow_steps.c.seq == run["step_seq"])
+                .values(status="retrying", attempts=flow_steps.c.attempts - 1)
+            )
+        logger.info(
+            "effect may still be in flight; step deferred",
+            extra={"flow_run_id": run["id"], "step": step["id"], "effect_key": e.key},
+        )
+        return "retrying"
 
     def _fail(
         self, run: dict[str, Any], step: Mapping[str, Any], visit: Mapping[str, Any], e: StepFailed

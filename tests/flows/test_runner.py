@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import sqlalchemy as sa
@@ -301,3 +302,108 @@ def test_wait_for_event_resumes_on_event_or_times_out(flows):
     # Then each took its own path
     subjects = sorted(t["subject"] for t in ws.records.list(SYSTEM, "task").data)
     assert subjects == ["Chase Unpaid", "Thank Paid"]
+
+
+def _webhook_flow(flows, webhook_sink):
+    step = {"id": "hook", "type": "webhook", "url": f"{webhook_sink.url}/deals", "body": {}}
+    _flow(flows, [step])
+
+
+def test_effect_still_in_flight_defers_the_step_without_sending(flows, webhook_sink):
+    # Given a webhook effect another worker marked as sending a moment ago
+    ws = flows.workspace
+    _webhook_flow(flows, webhook_sink)
+    run_id = flows.service.start("story", SYSTEM, record_id=_deal(ws)["id"])
+    key = f"run{run_id}.1.hook.post"
+    now = dt.datetime.utcnow()
+    with write_transaction(ws.engine) as conn:
+        conn.execute(
+            flow_effects.insert().values(
+                key=key,
+                run_id=run_id,
+                step_id="hook",
+                kind="notify.webhook",
+                status="sending",
+                attempts=1,
+                result={"sending": {"number": 1, "until": _iso(now + dt.timedelta(seconds=60))}},
+                watermark=0,
+                created_at=now,
+            )
+        )
+
+    # When a worker advances the run
+    status = flows.runner.advance(run_id)
+
+    # Then nothing is sent, the run waits for the window, and the visit is not a failure
+    assert status == "retrying"
+    assert webhook_sink.arrivals == {}
+    run = flows.service.run(run_id)
+    assert run["error"] is None
+    assert run["steps"][0]["attempts"] == 0
+
+    # When the window has passed (the other worker died), the effect is attempted again
+    with write_transaction(ws.engine) as conn:
+        conn.execute(
+            flow_effects.update()
+            .where(flow_effects.c.key == key)
+            .values(result={"sending": {"number": 1, "until": _iso(now)}})
+        )
+        conn.execute(flow_runs.update().where(flow_runs.c.id == run_id).values(wake_at=now))
+    flows.run_inline()
+
+    # Then it is delivered once, as the effect's second attempt
+    assert webhook_sink.delivered == [key]
+    assert flows.service.run(run_id)["status"] == "completed"
+    with ws.engine.connect() as conn:
+        row = conn.execute(sa.select(flow_effects).where(flow_effects.c.key == key)).one()
+    assert (row.status, row.attempts) == ("done", 2)
+
+
+def test_failed_attempt_leaves_the_effect_pending_for_the_retry(flows, webhook_sink):
+    # Given a receiver that answers 503 once
+    ws = flows.workspace
+    webhook_sink.status_next = [503]
+    _webhook_flow(flows, webhook_sink)
+    run_id = flows.service.start("story", SYSTEM, record_id=_deal(ws)["id"])
+
+    # When the run's first attempt fails
+    assert flows.runner.advance(run_id) == "retrying"
+
+    # Then the effect is pending (not in flight), and the retry sends at once
+    with ws.engine.connect() as conn:
+        row = conn.execute(sa.select(flow_effects).where(flow_effects.c.run_id == run_id)).one()
+    assert (row.status, row.result) == ("pending", None)
+    flows.run_inline()
+    assert len(webhook_sink.delivered) == 1
+    assert flows.service.run(run_id)["status"] == "completed"
+
+
+def test_attempt_by_a_worker_that_lost_the_lease_sends_nothing(flows, webhook_sink):
+    # Given a run whose lease another worker took over while this one was preparing the call
+    ws = flows.workspace
+    _webhook_flow(flows, webhook_sink)
+    run_id = flows.service.start("story", SYSTEM, record_id=_deal(ws)["id"])
+    original = flows.runner._visit
+
+    def visit_then_lose_lease(run, step):
+        visit = original(run, step)
+        with write_transaction(ws.engine) as conn:
+            conn.execute(
+                flow_runs.update().where(flow_runs.c.id == run_id).values(lease_owner="other")
+            )
+        return visit
+
+    flows.runner._visit = visit_then_lose_lease
+
+    # When this worker reaches the effect
+    status = flows.runner.advance(run_id)
+
+    # Then it stops without sending or marking the effect
+    assert status is None
+    assert webhook_sink.arrivals == {}
+    with ws.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(flow_effects)).scalar() == 0
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat() + "Z"
