@@ -104,6 +104,7 @@ async def test_open_builder_shows_the_graph_with_branches_and_a_step_form(user, 
     assert "START_ --> s_wait_a_day" in source
     assert "s_wait_a_day --> s_still_new" in source
     assert "s_still_new -->|else| END_" in source
+    assert "s_still_new -->|then| s_assignee" in source
     assert "s_team --> s_tell_team_lead" in source
 
     # The first step's form, then another step's, with its fields filled in
