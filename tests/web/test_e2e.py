@@ -111,11 +111,10 @@ def browser(server):
         instance.close()
 
 
-@pytest.fixture
-def page(browser, server, request):
-    """A fresh browser context that records console errors and foreign requests."""
+def _watched_page(browser, request, **context_options):
+    """A fresh browser context's page that records console errors and foreign requests."""
     OUTPUT.mkdir(exist_ok=True)
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    context = browser.new_context(locale="en-US", **context_options)
     tab = context.new_page()
     problems: list[str] = []
 
@@ -141,6 +140,25 @@ def page(browser, server, request):
         tab.screenshot_step("failure")
     context.close()
     assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def page(browser, server, request):
+    """A laptop-sized page (1280×900)."""
+    yield from _watched_page(browser, request, viewport={"width": 1280, "height": 900})
+
+
+@pytest.fixture
+def phone(browser, server, request):
+    """A phone-sized page (390×844, a touch screen at three device pixels per CSS pixel)."""
+    yield from _watched_page(
+        browser,
+        request,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=3,
+        is_mobile=True,
+        has_touch=True,
+    )
 
 
 def sign_in(page, server: str, username: str) -> None:
@@ -271,3 +289,96 @@ def test_rep_of_another_region_cannot_find_an_east_account(page, server):
     page.screenshot_step("url-not-found")
     page.goto(f"{server}/o/account/999999999")
     page.wait_for_selector("[data-testid=not-found]")
+
+
+def test_manager_workbench_shows_every_chart_with_its_table(page, server):
+    sign_in(page, server, "manager_east")
+    page.goto(f"{server}/team")
+    for marker in ("team-funnel", "team-by-rep", "team-win-rate", "team-cycle", "team-forecast"):
+        page.wait_for_selector(f"[data-testid={marker}] canvas")
+        # every chart has its numbers beside it: a header row and at least one row of values
+        assert page.locator(f"[data-testid={marker}] tr").count() >= 2, marker
+    page.wait_for_selector("[data-testid=team-stalled]")
+    page.screenshot_step("manager-team")
+
+
+def test_admin_directory_pages_render(page, server):
+    sign_in(page, server, "admin")
+    for path, marker in (
+        ("/admin/users", "users"),
+        ("/admin/teams", "teams"),
+        ("/admin/regions", "regions"),
+        ("/admin/roles", "role-sales_rep"),
+        ("/admin/policies", "policies"),
+    ):
+        page.goto(f"{server}{path}")
+        page.wait_for_selector(f"[data-testid={marker}]")
+        page.screenshot_step(path.rsplit("/", 1)[1])
+
+
+def horizontal_overflow(page) -> int:
+    """How many CSS pixels the page is wider than the window (0 when it fits)."""
+    return page.evaluate(
+        "() => Math.max(0, document.scrollingElement.scrollWidth - window.innerWidth)"
+    )
+
+
+def drawer_is_open(page) -> bool:
+    drawer = page.locator(".q-drawer")
+    return drawer.is_visible() and drawer.bounding_box()["x"] > -1
+
+
+def menu_button(page):
+    return page.locator("header .q-btn").first
+
+
+def fold_drawer(page) -> None:
+    """Close the navigation as a person would: a tap on the page beside it."""
+    if drawer_is_open(page):
+        page.mouse.click(page.viewport_size["width"] - 10, page.viewport_size["height"] // 2)
+        page.wait_for_timeout(400)  # the drawer's slide-out animation
+
+
+# Until ``frame`` in dealcraft/web/shell.py stops forcing the drawer open
+# (``ui.left_drawer(value=True)`` -> ``ui.left_drawer()``, so Quasar opens it only above the
+# 700 px breakpoint), a phone shows the navigation over the page on every load.
+@pytest.mark.xfail(
+    strict=True, reason="shell.frame opens the navigation drawer on every width (value=True)"
+)
+def test_phone_navigation_is_folded_behind_the_menu_button(phone, server):
+    sign_in(phone, server, "rep_east")
+    phone.wait_for_selector("[data-testid=my-pipeline] canvas")
+    assert not drawer_is_open(phone)
+
+
+def test_phone_rep_works_without_sideways_scrolling(phone, server):
+    # given rep_east on a phone-sized screen, on my day
+    sign_in(phone, server, "rep_east")
+    phone.wait_for_selector("[data-testid=my-pipeline] canvas")
+    fold_drawer(phone)  # it opens on every width for now (see the test above)
+    assert not drawer_is_open(phone)
+
+    # then my day fits the screen's width
+    assert horizontal_overflow(phone) <= 1
+    phone.screenshot_step("01-my-day")
+
+    # when they open the menu, then the navigation slides in and leads to the lists
+    menu_button(phone).click()
+    nav = phone.locator(".q-drawer a[href='/o/opportunity']")
+    nav.wait_for()
+    phone.wait_for_timeout(400)  # the drawer's slide-in animation
+    assert drawer_is_open(phone)
+    phone.screenshot_step("02-menu")
+    nav.click()
+
+    # a list page and a record page also fit the width (wide tables scroll inside themselves)
+    phone.wait_for_url(re.compile(r".*/o/opportunity$"))
+    phone.wait_for_selector("tr[data-record]")
+    fold_drawer(phone)
+    assert horizontal_overflow(phone) <= 1
+    phone.screenshot_step("03-list")
+    phone.locator("tr[data-record] a").first.click()
+    phone.wait_for_selector("[data-testid=record-title]")
+    fold_drawer(phone)
+    assert horizontal_overflow(phone) <= 1
+    phone.screenshot_step("04-record")
