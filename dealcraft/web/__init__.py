@@ -28,6 +28,7 @@ def mount_web(app: FastAPI, workspace: Workspace) -> None:
 
     from dealcraft.web import admin, builder, importer, kanban, lists, records, shell, workbench
     from dealcraft.web import flows as flow_pages
+    from dealcraft.web import inbox as inbox_page
 
     # The API's placeholder home page (a redirect to the API docs) gives way to the web app.
     app.router.routes[:] = [
@@ -43,6 +44,7 @@ def mount_web(app: FastAPI, workspace: Workspace) -> None:
     builder.register(workspace)
     admin.register(workspace)
     flow_pages.register(workspace)
+    inbox_page.register(workspace)
 
     ui.run_with(
         app,

@@ -1,10 +1,12 @@
-"""The list page of any object: filter, sort, pages, columns, saved views and export.
+"""The list page of any object: filter, sort, pages, columns, saved views, bulk edit, export.
 
-Saved views are kept per user in NiceGUI's server-side general storage
-(``app.storage.general["saved_views"][user id][object]``), so a user finds them in any browser
-they sign in from. They hold only a filter, a sort and column names; a column that no longer
-exists (archived, or hidden by a policy) is dropped when the view is applied. Views shared per
-team need a record object (readable through the access policy) and are not built yet.
+Saved views live in the database (``dealcraft.saved_views``): a user's own, and those their
+teammates shared with the team. A view holds only a filter, a sort and column names; the
+filter runs through the viewer's own scope, and a column the viewer may not read (archived,
+or hidden by a policy) is dropped when the view is applied.
+
+Bulk edit applies one field's value to the selected rows, one ``RecordService.update`` per
+record with the version the page showed, and reports each refusal with its reason.
 """
 
 from __future__ import annotations
@@ -17,21 +19,37 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from nicegui import app, ui
+from nicegui import run, ui
 
 from dealcraft.errors import DealcraftError, InvalidInput
+from dealcraft.records.bulk_update import BulkUpdateResult, Target, update_each
 from dealcraft.records.transfer import export_file
+from dealcraft.saved_views.service import SavedViews
 from dealcraft.schema.model import FieldDef, ObjectDef
 from dealcraft.schema.types import handler_for
-from dealcraft.web.records import (
-    NOT_IN_LISTS,
-    expression_error,
-    list_fields,
-    object_or_none,
-    render_rows,
+from dealcraft.web.fields import (
+    REFERENCE_TYPES,
+    FieldInput,
+    InputContext,
+    ReferenceTitles,
+    display,
+    editable,
+    field_input,
+    record_title,
+    reference_target,
 )
+from dealcraft.web.i18n import add_strings
+from dealcraft.web.records import NOT_IN_LISTS, expression_error, list_fields
 from dealcraft.web.session import PageContext
-from dealcraft.web.shell import error_banner, frame, not_found, require_context, to_login
+from dealcraft.web.shell import (
+    error_banner,
+    frame,
+    not_found,
+    page_policy,
+    readable_objects,
+    require_context,
+    to_login,
+)
 from dealcraft.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -40,6 +58,36 @@ PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
 DEFAULT_SORT = "-updated_at"
 EXPORT_FORMATS = ("csv", "xlsx")
+# A bulk edit of more rows than this shows a progress bar; records are sent in chunks.
+PROGRESS_OVER = 20
+BULK_CHUNK = 10
+
+add_strings(
+    {
+        "list.views.mine": {"en": "Mine", "zh-CN": "我的"},
+        "list.views.team": {"en": "Team", "zh-CN": "团队"},
+        "list.share_team": {"en": "Share with my team", "zh-CN": "与我的团队共享"},
+        "list.view_deleted": {"en": "View “{name}” deleted", "zh-CN": "视图“{name}”已删除"},
+        "list.select_page": {"en": "Select this page", "zh-CN": "选择本页"},
+        "list.bulk_edit": {"en": "Edit selected ({count})", "zh-CN": "编辑所选（{count}）"},
+        "list.bulk.title": {
+            "en": "Change {count} records",
+            "zh-CN": "修改 {count} 条记录",
+        },
+        "list.bulk.field": {"en": "Field", "zh-CN": "字段"},
+        "list.bulk.apply": {"en": "Apply to selected", "zh-CN": "应用到所选"},
+        "list.bulk.no_field": {"en": "Choose a field first", "zh-CN": "请先选择字段"},
+        "list.bulk.no_fields": {
+            "en": "You may not change any field of these records.",
+            "zh-CN": "你无权修改这些记录的任何字段。",
+        },
+        "list.bulk.result": {
+            "en": "{changed} changed, {unchanged} unchanged, {refused} refused",
+            "zh-CN": "已修改 {changed} 条，未变 {unchanged} 条，被拒绝 {refused} 条",
+        },
+        "list.bulk.close": {"en": "Close", "zh-CN": "关闭"},
+    }
+)
 
 
 @dataclass
@@ -49,6 +97,9 @@ class ListState:
     columns: list[str] = field(default_factory=list)
     limit: int = PAGE_SIZE
     cursors: list[str | None] = field(default_factory=lambda: [None])
+    # Rows chosen for a bulk edit: id -> the version the page showed.
+    selected: dict[int, int] = field(default_factory=dict)
+    titles: dict[int, str] = field(default_factory=dict)
 
     @property
     def cursor(self) -> str | None:
@@ -69,29 +120,20 @@ def chosen_fields(obj: ObjectDef, names: list[str]) -> list[FieldDef]:
     return fields or list_fields(obj)
 
 
-# Saved views ---------------------------------------------------------------------------------
-def saved_views(ctx: PageContext, object_name: str) -> dict[str, dict[str, Any]]:
-    """The signed-in user's saved views of an object, by name."""
-    by_user = app.storage.general.get("saved_views", {})
-    return dict(by_user.get(str(ctx.principal.user_id), {}).get(object_name, {}))
+def bulk_fields(ctx: PageContext, obj: ObjectDef) -> list[FieldDef]:
+    """Fields a bulk edit may set: stored, editable on the form, writable by the principal."""
+    policy = page_policy(ctx)
+    return [
+        f
+        for f in sorted(obj.active_fields, key=lambda f: f.position)
+        if editable(f) and policy.writable(ctx.principal, f)
+    ]
 
 
-def save_view(ctx: PageContext, object_name: str, name: str, state: ListState) -> None:
-    by_user = app.storage.general.setdefault("saved_views", {})
-    mine = by_user.setdefault(str(ctx.principal.user_id), {})
-    mine.setdefault(object_name, {})[name] = {
-        "where": state.where,
-        "sort": state.sort,
-        "columns": list(state.columns),
-    }
-    # The nested dicts are plain values; assigning the top key marks the storage changed.
-    app.storage.general["saved_views"] = by_user
-
-
-def delete_view(ctx: PageContext, object_name: str, name: str) -> None:
-    by_user = app.storage.general.get("saved_views", {})
-    by_user.get(str(ctx.principal.user_id), {}).get(object_name, {}).pop(name, None)
-    app.storage.general["saved_views"] = by_user
+def view_options(ctx: PageContext, views: list[dict[str, Any]]) -> dict[int, str]:
+    """View id -> label: my views first, then those shared with my team."""
+    mine, team = ctx.t("list.views.mine"), ctx.t("list.views.team")
+    return {v["id"]: f"{mine if v['mine'] else team} · {v['name']}" for v in views}
 
 
 # Export --------------------------------------------------------------------------------------
@@ -118,9 +160,66 @@ def export_records(ctx: PageContext, obj: ObjectDef, where: str, kind: str) -> N
     ui.notify(ctx.t("list.exported", count=count), type="positive")
 
 
+# Table ---------------------------------------------------------------------------------------
+def render_table(
+    ctx: PageContext,
+    obj: ObjectDef,
+    rows: list[dict[str, Any]],
+    fields: list[FieldDef],
+    header,
+    state: ListState,
+    on_select,
+) -> None:
+    """Rows with a selection checkbox; the first field links to the record page.
+
+    Titles of referenced records come in one query per referenced object, whatever the
+    number of rows.
+    """
+    refs = ReferenceTitles(ctx.workspace.records, ctx.principal).load(obj, rows)
+    page_ids = [r["id"] for r in rows]
+    with ui.element("div").classes("w-full overflow-x-auto"):
+        with ui.element("table").classes("dc-table w-full text-left text-sm"):
+            with ui.element("thead"), ui.element("tr"):
+                with ui.element("th").classes("p-2 border-b w-8"):
+                    ui.checkbox(
+                        value=bool(page_ids) and all(i in state.selected for i in page_ids),
+                        on_change=lambda e: on_select(rows, e.value),
+                    ).props("dense data-testid=select-page").mark("select-page").tooltip(
+                        ctx.t("list.select_page")
+                    )
+                for f in fields:
+                    with ui.element("th").classes("p-2 border-b"):
+                        header(f)
+            with ui.element("tbody"):
+                for row in rows:
+                    state.titles[row["id"]] = record_title(obj, row)
+                    with (
+                        ui.element("tr")
+                        .classes("hover:bg-grey-2")
+                        .props(f"data-record={row['id']}")
+                    ):
+                        with ui.element("td").classes("p-2 border-b"):
+                            ui.checkbox(
+                                value=row["id"] in state.selected,
+                                on_change=lambda e, r=row: on_select([r], e.value),
+                            ).props(f"dense data-testid=select-{row['id']}").mark(
+                                f"select-{row['id']}"
+                            )
+                        for i, f in enumerate(fields):
+                            with ui.element("td").classes("p-2 border-b"):
+                                text = display(f, row, ctx.language, refs)
+                                if i == 0:
+                                    ui.link(text or f"#{row['id']}", f"/o/{obj.name}/{row['id']}")
+                                elif f.type in REFERENCE_TYPES and row.get(f.name):
+                                    ui.link(text, f"/o/{reference_target(f)}/{row[f.name]}")
+                                else:
+                                    ui.label(text)
+
+
 # Page ----------------------------------------------------------------------------------------
 def list_page(ctx: PageContext, obj: ObjectDef, state: ListState) -> None:
     records = ctx.workspace.records
+    views = SavedViews(ctx.workspace)
     state.sort = state.sort or DEFAULT_SORT
 
     with ui.row().classes("w-full items-center"):
@@ -174,6 +273,7 @@ def list_page(ctx: PageContext, obj: ObjectDef, state: ListState) -> None:
     filter_input.on("keydown.enter", apply)
 
     # Columns and saved views
+    known: list[dict[str, Any]] = views.list(ctx.principal, obj.name)
     with ui.row().classes("w-full items-center gap-2"):
         options = column_options(ctx, obj)
         column_select = (
@@ -191,7 +291,7 @@ def list_page(ctx: PageContext, obj: ObjectDef, state: ListState) -> None:
         ui.space()
         view_select = (
             ui.select(
-                sorted(saved_views(ctx, obj.name)),
+                view_options(ctx, known),
                 label=ctx.t("list.views"),
                 on_change=lambda e: apply_view(e.value),
             )
@@ -205,6 +305,8 @@ def list_page(ctx: PageContext, obj: ObjectDef, state: ListState) -> None:
             .mark("view-name")
             .classes("w-40")
         )
+        share = ui.switch(ctx.t("list.share_team")).props("dense data-testid=share-view")
+        share.mark("share-view").set_enabled(bool(ctx.principal.team_ids))
         ui.button(ctx.t("list.save_view"), icon="bookmark_add", on_click=lambda: keep_view()).props(
             "flat dense data-testid=save-view"
         ).mark("save-view")
@@ -216,11 +318,16 @@ def list_page(ctx: PageContext, obj: ObjectDef, state: ListState) -> None:
         state.columns = list(names or [])
         table.refresh()
 
-    def apply_view(name: str | None) -> None:
-        view = saved_views(ctx, obj.name).get(name or "")
+    def reload_views(value: int | None) -> None:
+        known[:] = views.list(ctx.principal, obj.name)
+        view_select.set_options(view_options(ctx, known), value=value)
+
+    def apply_view(view_id: int | None) -> None:
+        view = next((v for v in known if v["id"] == view_id), None)
         if view is None:
             return
-        state.where, state.sort = view["where"], view["sort"] or DEFAULT_SORT
+        state.where, state.sort = view["where"] or "", view["sort"] or DEFAULT_SORT
+        # A teammate's view may name columns this user may not read: they are dropped.
         state.columns = [n for n in view["columns"] if n in options]
         state.cursors = [None]
         filter_input.value = state.where
@@ -232,15 +339,69 @@ def list_page(ctx: PageContext, obj: ObjectDef, state: ListState) -> None:
         if not name:
             ui.notify(ctx.t("list.view_name_required"), type="warning")
             return
-        save_view(ctx, obj.name, name, state)
-        view_select.set_options(sorted(saved_views(ctx, obj.name)), value=name)
+        spec = {
+            "object_name": obj.name,
+            "name": name,
+            "columns": list(state.columns),
+            "where": state.where or None,
+            "sort": state.sort if state.sort != DEFAULT_SORT else None,
+            "team_id": min(ctx.principal.team_ids) if share.value else None,
+        }
+        existing = next((v for v in known if v["mine"] and v["name"] == name), None)
+        try:
+            if existing is not None:
+                saved = views.update(ctx.principal, existing["id"], spec)
+            else:
+                saved = views.create(ctx.principal, spec)
+        except DealcraftError as e:
+            ui.notify(e.message, type="negative")
+            return
+        reload_views(saved["id"])
         ui.notify(ctx.t("list.view_saved", name=name), type="positive")
 
     def drop_view() -> None:
-        if not view_select.value:
+        view = next((v for v in known if v["id"] == view_select.value), None)
+        if view is None:
             return
-        delete_view(ctx, obj.name, view_select.value)
-        view_select.set_options(sorted(saved_views(ctx, obj.name)), value=None)
+        try:
+            views.delete(ctx.principal, view["id"])
+        except DealcraftError as e:
+            ui.notify(e.message, type="negative")
+            return
+        reload_views(None)
+        ui.notify(ctx.t("list.view_deleted", name=view["name"]), type="positive")
+
+    # Bulk edit
+    with ui.row().classes("w-full items-center gap-2"):
+        bulk_button = (
+            ui.button(
+                ctx.t("list.bulk_edit", count=0), icon="edit_note", on_click=lambda: open_bulk()
+            )
+            .props("flat dense data-testid=bulk-edit")
+            .mark("bulk-edit")
+        )
+        bulk_button.set_enabled(False)
+
+    def on_select(rows: list[dict[str, Any]], chosen: bool) -> None:
+        for row in rows:
+            if chosen:
+                state.selected[row["id"]] = row["version"]
+            else:
+                state.selected.pop(row["id"], None)
+        bulk_button.text = ctx.t("list.bulk_edit", count=len(state.selected))
+        bulk_button.set_enabled(bool(state.selected))
+        if len(rows) > 1:
+            table.refresh()
+
+    bulk = BulkEditor(ctx, obj, state, on_done=lambda: after_bulk())
+
+    def open_bulk() -> None:
+        bulk.open()
+
+    def after_bulk() -> None:
+        bulk_button.text = ctx.t("list.bulk_edit", count=len(state.selected))
+        bulk_button.set_enabled(bool(state.selected))
+        table.refresh()
 
     # Table
     def toggle_sort(f: FieldDef) -> None:
@@ -280,7 +441,9 @@ def list_page(ctx: PageContext, obj: ObjectDef, state: ListState) -> None:
         if not page.data:
             ui.label(ctx.t("list.empty"))
         else:
-            render_rows(ctx, obj, page.data, chosen_fields(obj, state.columns), header)
+            render_table(
+                ctx, obj, page.data, chosen_fields(obj, state.columns), header, state, on_select
+            )
         with ui.row().classes("gap-2"):
 
             def previous() -> None:
@@ -301,6 +464,117 @@ def list_page(ctx: PageContext, obj: ObjectDef, state: ListState) -> None:
     table()
 
 
+class BulkEditor:
+    """The "edit selected" dialog: a field, a value, a progress bar and the result."""
+
+    def __init__(self, ctx: PageContext, obj: ObjectDef, state: ListState, on_done) -> None:
+        self.ctx = ctx
+        self.obj = obj
+        self.state = state
+        self.on_done = on_done
+        self.item: FieldInput | None = None
+        self.fields: dict[str, FieldDef] = {}
+        self.input_ctx = InputContext(ctx.workspace.records, ctx.principal, ctx.language)
+        with ui.dialog() as self.dialog, ui.card().classes("w-[32rem]"):
+            self.heading = ui.label("").classes("text-h6")
+            self.field_select = (
+                ui.select(
+                    {}, label=ctx.t("list.bulk.field"), on_change=lambda e: self.choose(e.value)
+                )
+                .classes("w-full")
+                .props("data-testid=bulk-field")
+                .mark("bulk-field")
+            )
+            self.value_box = ui.column().classes("w-full")
+            self.progress = (
+                ui.linear_progress(value=0, show_value=False)
+                .props("data-testid=bulk-progress")
+                .mark("bulk-progress")
+            )
+            self.progress.set_visibility(False)
+            self.result_box = ui.column().classes("w-full gap-1")
+            with ui.row().classes("w-full justify-end"):
+                ui.button(ctx.t("list.bulk.close"), on_click=self.dialog.close).props("flat")
+                self.apply_button = (
+                    ui.button(ctx.t("list.bulk.apply"), on_click=self.apply)
+                    .props("data-testid=bulk-apply")
+                    .mark("bulk-apply")
+                )
+
+    def open(self) -> None:
+        # The writable fields are worked out when the dialog opens, not on every page load.
+        self.fields = {f.name: f for f in bulk_fields(self.ctx, self.obj)}
+        self.heading.text = self.ctx.t("list.bulk.title", count=len(self.state.selected))
+        self.field_select.set_options(
+            {name: f.label(self.ctx.language) for name, f in self.fields.items()}, value=None
+        )
+        self.value_box.clear()
+        self.result_box.clear()
+        self.progress.set_visibility(False)
+        if not self.fields:
+            with self.result_box:
+                ui.label(self.ctx.t("list.bulk.no_fields")).classes("text-negative")
+        self.apply_button.set_enabled(bool(self.fields))
+        self.dialog.open()
+
+    def choose(self, name: str | None) -> None:
+        self.value_box.clear()
+        self.item = None
+        f = self.fields.get(name or "")
+        if f is not None:
+            with self.value_box:
+                self.item = field_input(f, None, self.input_ctx)
+
+    async def apply(self) -> None:
+        if self.item is None:
+            ui.notify(self.ctx.t("list.bulk.no_field"), type="warning")
+            return
+        values = {self.item.field.name: self.item.value()}
+        targets = [Target(i, v) for i, v in self.state.selected.items()]
+        self.result_box.clear()
+        self.progress.value = 0
+        self.progress.set_visibility(len(targets) > PROGRESS_OVER)
+
+        # Records go in chunks, off the event loop, so the progress bar moves meanwhile.
+        result = BulkUpdateResult()
+        records = self.ctx.workspace.records
+        for start in range(0, len(targets), BULK_CHUNK):
+            chunk = targets[start : start + BULK_CHUNK]
+            try:
+                part = await run.io_bound(
+                    update_each, records, self.ctx.principal, self.obj.name, chunk, values
+                )
+            except DealcraftError as e:
+                ui.notify(e.message, type="negative")
+                return
+            result.changed += part.changed
+            result.unchanged += part.unchanged
+            result.refused += part.refused
+            self.progress.value = (start + len(chunk)) / len(targets)
+
+        # Changed records leave the selection; refused ones stay, to look at and retry.
+        for record_id in result.changed + result.unchanged:
+            self.state.selected.pop(record_id, None)
+        self.show(result)
+        self.on_done()
+
+    def show(self, result: BulkUpdateResult) -> None:
+        with self.result_box:
+            ui.label(
+                self.ctx.t(
+                    "list.bulk.result",
+                    changed=len(result.changed),
+                    unchanged=len(result.unchanged),
+                    refused=len(result.refused),
+                )
+            ).props("data-testid=bulk-result").mark("bulk-result")
+            for refusal in result.refused:
+                title = self.state.titles.get(refusal["id"], f"#{refusal['id']}")
+                ui.label(f"{title}: {refusal['code']} — {refusal['message']}").classes(
+                    "text-negative text-sm"
+                ).props(f"data-testid=bulk-refused-{refusal['id']}").mark("bulk-refused")
+
+
 def register(workspace: Workspace) -> None:
     @ui.page("/o/{object_name}")
     def object_list(
@@ -314,8 +588,10 @@ def register(workspace: Workspace) -> None:
         ctx = require_context(workspace, request)
         if ctx is None:
             return to_login(request)
-        obj = object_or_none(ctx, object_name)
-        with frame(ctx, obj.label(ctx.language) if obj else ctx.t("error.not_found")):
+        # One pass over the readable objects serves both this page and the navigation rail.
+        objects = readable_objects(ctx)
+        obj = next((o for o in objects if o.name == object_name), None)
+        with frame(ctx, obj.label(ctx.language) if obj else ctx.t("error.not_found"), objects):
             if obj is None:
                 not_found(ctx)
                 return

@@ -12,10 +12,12 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
+from dealcraft.access.policies import PolicyEngine, PolicySet
 from dealcraft.errors import DealcraftError, NotFound, Unauthorized
+from dealcraft.inbox import Inbox
 from dealcraft.schema.model import ObjectDef
 from dealcraft.web.fields import record_title, title_field
-from dealcraft.web.i18n import LANGUAGES, t
+from dealcraft.web.i18n import LANGUAGES, add_strings, t
 from dealcraft.web.session import PageContext, current_language, page_context, sign_in, sign_out
 from dealcraft.workspace import Workspace
 
@@ -27,14 +29,40 @@ SEARCH_PER_OBJECT = 5
 # Who may read the audit trail, as the API's ``/api/v1/audit`` decides.
 AUDIT_READERS = frozenset({"admin", "legal_counsel"})
 
+add_strings(
+    {
+        "inbox.bell": {"en": "Inbox: {count} unread", "zh-CN": "收件箱：{count} 条未读"},
+    }
+)
+
+
+class _OneSnapshot:
+    """A policy store that answers from one snapshot, so a page's checks cost one read."""
+
+    def __init__(self, snapshot: PolicySet) -> None:
+        self._snapshot = snapshot
+
+    def snapshot(self) -> PolicySet:
+        return self._snapshot
+
+
+def page_policy(ctx: PageContext) -> PolicyEngine:
+    """The access policy as of one snapshot, for the many checks a page makes at once."""
+    return PolicyEngine(_OneSnapshot(ctx.workspace.policies.snapshot()))  # type: ignore[arg-type]
+
 
 def readable_objects(ctx: PageContext) -> list[ObjectDef]:
-    """The installed objects the principal may read, selling objects first."""
+    """The installed objects the principal may read, selling objects first.
+
+    Every object is checked against one policy snapshot (the rail checks them all on every
+    page; asking the store each time would re-read the policy version per object).
+    """
     view = ctx.workspace.registry.view()
+    policy = page_policy(ctx)
     objects = []
     for obj in view.objects.values():
         try:
-            ctx.workspace.policy.check_operation(ctx.principal, obj, "read")
+            policy.check_operation(ctx.principal, obj, "read")
         except DealcraftError:
             continue
         objects.append(obj)
@@ -58,8 +86,11 @@ def _set_language(language: str) -> None:
 
 
 @contextmanager
-def frame(ctx: PageContext, title: str) -> Iterator[None]:
-    """Header, navigation rail and a content column; the page builds inside it."""
+def frame(ctx: PageContext, title: str, objects: list[ObjectDef] | None = None) -> Iterator[None]:
+    """Header, navigation rail and a content column; the page builds inside it.
+
+    ``objects`` are the page's ``readable_objects(ctx)`` when it has worked them out already.
+    """
     ui.page_title(f"{title} · Dealcraft")
     with ui.header().classes("items-center gap-3 bg-primary"):
         ui.button(icon="menu", on_click=lambda: drawer.toggle()).props("flat color=white dense")
@@ -78,6 +109,7 @@ def frame(ctx: PageContext, title: str) -> Iterator[None]:
         ui.select(LANGUAGES, value=ctx.language, on_change=lambda e: _set_language(e.value)).props(
             "dense dark borderless options-dense data-testid=language"
         ).mark("language").classes("w-24")
+        _inbox_bell(ctx)
         ui.label(ctx.user.get("name") or ctx.user["username"]).classes("text-white")
         ui.button(t("logout", ctx.language), on_click=_logout).props(
             "flat color=white dense data-testid=logout"
@@ -85,7 +117,7 @@ def frame(ctx: PageContext, title: str) -> Iterator[None]:
     with (
         ui.left_drawer(value=True).classes("bg-grey-1").props("width=220 breakpoint=700") as drawer
     ):
-        _navigation(ctx)
+        _navigation(ctx, objects)
     with ui.column().classes("w-full max-w-screen-xl mx-auto p-2 gap-3"):
         yield
 
@@ -97,14 +129,29 @@ def _nav_link(text: str, target: str, icon: str) -> None:
             ui.label(text)
 
 
-def _navigation(ctx: PageContext) -> None:
+def _inbox_bell(ctx: PageContext) -> None:
+    """The bell with the unread count (one indexed count query per page)."""
+    unread = Inbox(ctx.workspace.engine).unread_count(ctx.principal)
+    with (
+        ui.button(icon="notifications", on_click=lambda: ui.navigate.to("/inbox"))
+        .props("flat round dense color=white data-testid=inbox-bell")
+        .mark("inbox-bell")
+        .tooltip(ctx.t("inbox.bell", count=unread))
+    ):
+        if unread:
+            ui.badge(str(unread), color="red").props("floating data-testid=inbox-unread").mark(
+                "inbox-unread"
+            )
+
+
+def _navigation(ctx: PageContext, objects: list[ObjectDef] | None = None) -> None:
     _nav_link(ctx.t("nav.home"), "/", "today")
     if ctx.is_manager:
         _nav_link(ctx.t("nav.team"), "/team", "insights")
     _nav_link(ctx.t("nav.kanban"), "/kanban/opportunity", "view_kanban")
     ui.separator()
     ui.label(ctx.t("nav.objects")).classes("text-xs text-grey-7 px-2 pt-2")
-    for obj in readable_objects(ctx):
+    for obj in objects if objects is not None else readable_objects(ctx):
         _nav_link(obj.label(ctx.language), f"/o/{obj.name}", "folder_open")
     if ctx.is_admin:
         ui.separator()

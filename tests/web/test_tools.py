@@ -27,30 +27,6 @@ async def test_list_column_chooser_shows_only_chosen_fields(user):
     await user.should_not_see("Probability")
 
 
-async def test_saved_view_is_kept_per_user_and_reapplied(user):
-    # given rep_east filters to the won deal and saves the view
-    await sign_in(user, "rep_east", "/o/opportunity")
-    user.find(marker="filter").type("stage = 'won'")
-    user.find(marker="apply-filter").click()
-    await user.should_not_see("Hospital ERP phase 1")
-    user.find(marker="view-name").type("Won deals")
-    user.find(marker="save-view").click()
-    await user.should_see("View “Won deals” saved")
-
-    # when they come back to an unfiltered list and pick the view, then the filter returns
-    await user.open("/o/opportunity")
-    await user.should_see("Hospital ERP phase 1")
-    set_value(user, "views", "Won deals")
-    await user.should_not_see("Hospital ERP phase 1")
-    await user.should_see("Hospital ERP phase 5")
-
-    # and another user does not get rep_east's views
-    user.find(marker="logout").click()
-    await sign_in(user, "manager_east", "/o/opportunity")
-    views = user.find(marker="views").elements.pop()
-    assert views.options == []
-
-
 async def test_export_csv_is_watermarked_for_the_exporter(user, web_workspace, tmp_path):
     await sign_in(user, "rep_east", "/o/opportunity?where=stage%20%3D%20%27won%27")
     await user.should_see("Hospital ERP phase 5")
@@ -226,7 +202,10 @@ async def test_opportunity_list_makes_the_same_queries_for_10_or_50_rows(user, w
     ten = await _statements_for_list(user, 10)
     fifty = await _statements_for_list(user, 50)
 
-    # then the number of statements does not grow with the rows, and stays small
+    # then the number of statements does not grow with the rows, and stays small: the
+    # session's principal, one policy snapshot for the rail, the inbox bell, the saved views,
+    # the rows, the count and one title query per referenced object (92 before the rail
+    # checked every object against one snapshot; the schema and policy version checks are
+    # most of the rest, as this test refreshes them on every call).
     assert ten == fifty
-    # 92 statements when pinned (session, schema, policies, rows, counts, titles).
-    assert fifty <= 100
+    assert fifty <= 64
