@@ -156,7 +156,9 @@ def field_editor(
         with ui.card().classes("w-full"):
             ui.label(ctx.t("builder.choices")).classes("text-subtitle1")
             ui.label(ctx.t("builder_edit.choices_rule")).classes("text-grey-7 text-sm")
-            choices_editor(ctx, rows, with_probability=f.name == "stage")
+            choices_editor(
+                ctx, rows, with_probability=any(r["probability"] is not None for r in rows)
+            )
     elif f.type == "formula":
         with ui.card().classes("w-full"):
             expression = ui.input(
