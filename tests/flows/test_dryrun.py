@@ -267,3 +267,85 @@ def test_dry_run_api_answers_with_the_steps_and_refuses_reps(shipped, company):
     after = footprint(ws)
     changed = {k for k in after if after[k] != before[k]}
     assert changed <= {"dc_api_token", "dc_audit"}, changed
+
+
+def test_dry_run_email_shows_the_message_and_sends_nothing(shipped, company, smtp_sink):
+    # Given a draft that e-mails the lead's company about the lead
+    ws = shipped.workspace
+    draft = {
+        "name": "mail_lead",
+        "run_as": "flow_bot",
+        "trigger": {"type": "record.created", "object": "lead"},
+        "steps": [
+            {
+                "id": "mail",
+                "type": "notify",
+                "channel": "email",
+                "to": "sales@example.com",
+                "subject": "New lead {{record.name}}",
+                "text": "{{record.company}} asked about us.",
+            }
+        ],
+    }
+    before = footprint(ws)
+
+    result = dry_run(ws, draft, "lead", company["lead"]["id"], persona(ws, "admin_ada"))
+
+    # Then the rendered e-mail is shown, and the SMTP sink received nothing
+    (mail,) = result["steps"][0]["effects"]
+    assert mail["kind"] == "notify.email"
+    assert mail["request"] == {
+        "channel": "email",
+        "to": "sales@example.com",
+        "subject": "New lead 刘洋",
+        "text": "华信科技 asked about us.",
+    }
+    assert smtp_sink.messages == []
+    assert footprint(ws) == before
+
+
+def test_dry_run_as_an_account_that_cannot_see_the_record_says_so(shipped, company):
+    # Given a draft that runs as rep_south, who cannot see rep_east's lead in the east
+    ws = shipped.workspace
+    draft = {
+        "name": "south_only",
+        "run_as": "rep_south",
+        "trigger": {"type": "record.created", "object": "lead"},
+        "steps": [{"id": "still_new", "type": "condition", "if": "status = 'new'"}],
+    }
+
+    result = dry_run(ws, draft, "lead", company["lead"]["id"], persona(ws, "admin_ada"))
+
+    # Then the dry run says the flow cannot see it, and the condition would park the run
+    assert result["notes"] == ["record_invisible_to_flow"]
+    assert _steps(result) == [("still_new", "would_fail")]
+    assert result["steps"][0]["error"]["code"] == "record_unavailable"
+
+
+def test_dry_run_command_prints_the_steps(shipped, company, monkeypatch):
+    from typer.testing import CliRunner
+
+    from dealcraft.flows.cli import flow_app
+
+    ws = shipped.workspace
+    monkeypatch.setenv("DEALCRAFT_DATABASE_URL", ws.settings.database_url)
+    # (the command sets DEALCRAFT_DATA_DIR itself; set here, it is restored afterwards)
+    monkeypatch.setenv("DEALCRAFT_DATA_DIR", str(ws.settings.data_dir))
+    record = f"opportunity:{company['deal']['id']}"
+    args = [
+        "dry-run",
+        "won_onboarding",
+        "--record",
+        record,
+        "--data-dir",
+        str(ws.settings.data_dir),
+    ]
+    before = footprint(ws)
+
+    result = CliRunner().invoke(flow_app, args)
+
+    assert result.exit_code == 0, result.output
+    assert '"step": "kickoff"' in result.output and '"kind": "record.create"' in result.output
+    assert footprint(ws) == before
+    bad = CliRunner().invoke(flow_app, ["dry-run", "won_onboarding", "--record", "deal-7"])
+    assert bad.exit_code == 2 and "OBJECT:ID" in bad.output
