@@ -35,8 +35,9 @@ def client(ws, username):
     return signed_in_client(ws, username)
 
 
-def test_create_view_answers_201_and_lists_it_as_mine(crm_sqlite):
-    with client(crm_sqlite, "rep_east") as rep:
+def test_create_view_answers_201_and_lists_it_as_mine(crm):
+    # On both backends: the table comes from migration 0006.
+    with client(crm, "rep_east") as rep:
         answer = rep.post("/api/v1/views", json={**WON, "columns": ["name", "amount"]})
         assert answer.status_code == 201, answer.text
         view = answer.json()
@@ -173,3 +174,40 @@ def test_view_needs_a_token(crm_sqlite):
     answer = TestClient(create_app(crm_sqlite)).post("/api/v1/views", json=WON)
     assert answer.status_code == 401
     assert answer.json()["error"]["code"] == "authentication_required"
+
+
+def test_every_view_bulk_and_inbox_error_code_is_documented():
+    from api.test_records_api import documented_codes
+
+    codes = {
+        "view_not_found",
+        "view_owner_required",
+        "view_name_taken",
+        "not_team_member",
+        "unknown_key",
+        "view_object_fixed",
+        "user_required",
+        "inbox_message_not_found",
+        "invalid_ids",
+        "too_many_ids",
+        "invalid_values",
+    }
+    assert codes - documented_codes() == set()
+
+
+def test_move_view_to_another_object_is_refused(crm_sqlite):
+    with client(crm_sqlite, "rep_east") as rep:
+        view = rep.post("/api/v1/views", json=WON).json()
+        answer = rep.patch(f"/api/v1/views/{view['id']}", json={"object_name": "account"})
+        assert answer.status_code == 422
+        assert answer.json()["error"]["code"] == "view_object_fixed"
+        assert rep.get(f"/api/v1/views/{view['id']}").json()["object_name"] == "opportunity"
+
+
+def test_service_principal_may_not_own_a_view(crm_sqlite):
+    from dealcraft.errors import Forbidden
+
+    with pytest.raises(Forbidden) as refused:
+        SavedViews(crm_sqlite).create(SYSTEM, WON)
+    assert refused.value.code == "user_required"
+    assert SavedViews(crm_sqlite).list(SYSTEM) == []
