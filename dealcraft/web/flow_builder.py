@@ -439,6 +439,8 @@ def builder_page(ctx: PageContext, name: str) -> None:
         for key, spec in FLOW_FIELDS.items():
             flow_form.field(key, spec)
         trigger = b.draft.setdefault("trigger", {})
+        if not isinstance(trigger, dict):
+            return  # YAML that is not a mapping; its save error says so
         handler = TRIGGER_TYPES.get(trigger.get("type"))
         ui.select(
             sorted(TRIGGER_TYPES),
@@ -453,7 +455,8 @@ def builder_page(ctx: PageContext, name: str) -> None:
             trigger_form.field(key, spec)
 
     def change_trigger(kind: str | None) -> None:
-        trigger = b.draft.setdefault("trigger", {})
+        trigger = b.draft.get("trigger")
+        trigger = trigger if isinstance(trigger, dict) else {}
         if kind and kind != trigger.get("type"):
             keep = TRIGGER_TYPES[kind].fields
             b.draft["trigger"] = {"type": kind, **{k: v for k, v in trigger.items() if k in keep}}

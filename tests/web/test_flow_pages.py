@@ -85,6 +85,16 @@ async def test_open_flows_admin_sees_the_shipped_flows_and_enables_one(user, shi
     assert listed == {"lead_not_contacted": False, "proposal_deck": False, "won_onboarding": True}
 
 
+async def test_open_flows_in_chinese_shows_chinese_labels(user, shipped):
+    user.http_client.headers["Accept-Language"] = "zh-CN,zh;q=0.9"
+    await sign_in(user, "admin", "/flows")
+    await user.should_see("自动化流程")
+    await user.should_see("新线索24小时未跟进提醒")
+    await user.open("/flows/won_onboarding")
+    await user.should_see("试运行")
+    await user.should_see("保存为新版本")
+
+
 async def test_open_flows_rep_is_refused_every_flow_page(user, shipped):
     await sign_in(user, "rep_east", "/flows")
     await user.should_see(marker="admin-only")
