@@ -255,6 +255,8 @@ class SchemaService:
         if isinstance(changed_options.get("options"), Mapping):
             changed_options = {**changed_options.pop("options"), **changed_options}
         for key in sorted(LAYOUT_OPTIONS & set(changed_options)):
+            if changed_options[key] == f.options.get(key):
+                continue  # a field read and sent back unchanged
             raise _invalid(
                 key,
                 "layout_option",

@@ -144,6 +144,24 @@ def test_update_field_refuses_a_layout_option(crm_sqlite):
     assert refused.value.details["errors"][0]["code"] == "layout_option"
 
 
+def test_update_field_sent_back_unchanged_keeps_its_section(crm_sqlite):
+    # given a saved layout, and a field as the API shows it (its section among its options)
+    crm_sqlite.schema.save_layout("opportunity", TWO_SECTIONS)
+    amount = crm_sqlite.registry.view().objects["opportunity"].field("amount")
+
+    # when it is sent back with a new label only
+    crm_sqlite.schema.update_field(
+        "opportunity", "amount", {**amount.options, "label": "Deal value"}
+    )
+
+    # then the label changed and the field is still in its section
+    layout = crm_sqlite.schema.layout("opportunity")
+    assert "amount" in layout.sections[0].fields
+    assert crm_sqlite.registry.view().objects["opportunity"].field("amount").label() == (
+        "Deal value"
+    )
+
+
 # Field order ---------------------------------------------------------------------------------
 def test_reorder_fields_puts_the_named_fields_first(crm_sqlite):
     before = _positions(crm_sqlite, "opportunity")
