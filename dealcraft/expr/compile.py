@@ -6,6 +6,7 @@ import datetime as dt
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,10 +29,18 @@ def to_sql(
     table: Any,
     params: Mapping[str, Any] | None = None,
     now: dt.datetime | None = None,
+    *,
+    predicate: bool = False,
 ) -> Sql:
-    """The SQL form of ``checked`` over ``table``, the base table of ``checked.object_name``."""
+    """The SQL form of ``checked`` over ``table``, the base table of ``checked.object_name``.
+
+    With ``predicate`` the result is only ever used as a WHERE condition, where NULL and
+    false both drop the row. The compiler may then turn a comparison on a dotted path into a
+    semi-join (``account_id IN (SELECT id FROM account WHERE region = 'east')``), which the
+    planners run as one hashed lookup instead of a subquery per candidate row.
+    """
     compiler = _Compiler(checked, binder, table, params, RunContext(utc_now(now)))
-    result = compiler.visit(checked.tree)
+    result = compiler.predicate(checked.tree) if predicate else compiler.visit(checked.tree)
     # Typed so that backends hand back Python values (SQLite returns dates as text)
     if checked.type in (T.NULL, T.NUMBER):
         return result
@@ -70,6 +79,36 @@ _UNARY: dict[str, Callable[[Sql], Sql]] = {
 }
 
 _ORDERING = frozenset({"<", "<=", ">", ">="})
+_COMPARISONS = frozenset({"=", "!=", *_ORDERING})
+
+
+def _children(node: n.Node) -> tuple[n.Node, ...]:
+    if isinstance(node, n.Unary):
+        return (node.operand,)
+    if isinstance(node, n.Binary):
+        return (node.left, node.right)
+    if isinstance(node, n.InList):
+        return (node.operand, *node.items)
+    if isinstance(node, n.Between):
+        return (node.operand, node.low, node.high)
+    if isinstance(node, n.Like):
+        return (node.operand, node.pattern)
+    if isinstance(node, n.IsNull):
+        return (node.operand,)
+    if isinstance(node, n.Call):
+        return node.args
+    return ()
+
+
+def _reads_no_field(node: n.Node) -> bool:
+    """True when ``node`` is the same for every row (literals, parameters, functions of them)."""
+    if isinstance(node, n.Field):
+        return False
+    return all(_reads_no_field(child) for child in _children(node))
+
+
+def _dotted(node: n.Node) -> bool:
+    return isinstance(node, n.Field) and len(node.steps) > 1
 
 
 @dataclass
@@ -79,9 +118,64 @@ class _Compiler:
     table: Any
     params: Mapping[str, Any] | None
     context: RunContext
+    # A dotted path compiled inside its semi-join stands for the last table's column.
+    overrides: dict[int, Sql] = dataclass_field(default_factory=dict)
 
     def visit(self, node: n.Node) -> Sql:
         return _HANDLERS[type(node)](self, node)
+
+    # Conditions -------------------------------------------------------------------------
+    def predicate(self, node: n.Node) -> Sql:
+        """``node`` as a WHERE condition, with dotted-path comparisons as semi-joins.
+
+        Only a comparison whose one operand is a bare dotted path and whose other operands
+        read no field is rewritten, and only where it stands in a chain of AND and OR from
+        the top: there "NULL" (the referenced record is missing, or its field is empty) and
+        "false" drop the row alike, and AND/OR treat them alike too. Under NOT, or inside a
+        function such as ``coalesce``, the two differ, so those keep the scalar subquery.
+        """
+        if isinstance(node, n.Binary) and node.op in ("and", "or"):
+            return _BINARY[node.op](self.predicate(node.left), self.predicate(node.right))
+        dotted, others = self._comparison_parts(node)
+        if dotted is None or not all(_reads_no_field(other) for other in others):
+            return self.visit(node)
+        return self._semi_join(node, dotted)
+
+    @staticmethod
+    def _comparison_parts(node: n.Node) -> tuple[n.Field | None, tuple[n.Node, ...]]:
+        if isinstance(node, n.Binary) and node.op in _COMPARISONS:
+            if _dotted(node.left):
+                return node.left, (node.right,)  # type: ignore[return-value]
+            if _dotted(node.right):
+                return node.right, (node.left,)  # type: ignore[return-value]
+        elif isinstance(node, n.InList | n.Between | n.Like) and _dotted(node.operand):
+            return node.operand, _children(node)[1:]  # type: ignore[return-value]
+        return None, ()
+
+    def _semi_join(self, node: n.Node, dotted: n.Field) -> Sql:
+        steps = dotted.steps
+        last = steps[-1]
+
+        # The comparison itself, on the last object's own table
+        target = self.binder.table(last.object_name)
+        self.overrides[id(dotted)] = self.binder.column(last.object_name, last.field.name, target)
+        try:
+            condition = self.visit(node)
+        finally:
+            del self.overrides[id(dotted)]
+        ids = sa.select(self.binder.id_column(last.object_name, target)).where(condition)
+
+        # Back along the path: the records whose reference points into the set found so far
+        for step in reversed(steps[1:-1]):
+            table = self.binder.table(step.object_name)
+            reference = self.binder.column(step.object_name, step.field.name, table)
+            ids = sa.select(self.binder.id_column(step.object_name, table)).where(
+                reference.in_(ids)
+            )
+        first = steps[0]
+        return self.binder.column(first.object_name, first.field.name, self.table).in_(ids)
+
+    # Values -----------------------------------------------------------------------------
 
     def literal(self, value: Any, expr_type: ExprType) -> Sql:
         if value is None:
@@ -102,6 +196,9 @@ class _Compiler:
         return self.literal(value, node.type)
 
     def field(self, node: n.Field) -> Sql:
+        override = self.overrides.get(id(node))
+        if override is not None:
+            return override
         first = node.steps[0]
         value = self.binder.column(first.object_name, first.field.name, self.table)
 

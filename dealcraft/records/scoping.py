@@ -115,7 +115,7 @@ class ScopedSchema:
         checked = self._scopes[object_name]
         if checked is None:
             return None
-        return expr.to_sql(checked, self.view, table, self._params)
+        return expr.to_sql(checked, self.view, table, self._params, predicate=True)
 
     def table(self, object_name: str) -> sa.FromClause:
         base = self.view.tables[object_name].alias()

@@ -622,7 +622,7 @@ class RecordService:
                 code="expr_type_mismatch",
                 details={"field": "where", "expression": where, "position": 0},
             )
-        return expr.to_sql(checked, scoped, table, merged)
+        return expr.to_sql(checked, scoped, table, merged, predicate=True)
 
     def _sort_column(
         self, scoped: ScopedSchema, obj: ObjectDef, table: sa.Table, key: SortKey

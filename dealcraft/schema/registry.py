@@ -271,7 +271,7 @@ class SchemaView:
         query = sa.select(value).where(link == table.c.id, child.c.deleted_at.is_(None))
         if o.get("where"):
             checked = expr.check(o["where"], self, o["object"])
-            query = query.where(expr.to_sql(checked, binder, child))
+            query = query.where(expr.to_sql(checked, binder, child, predicate=True))
         result = query.scalar_subquery()
         return sa.func.coalesce(result, 0) if o["aggregate"] in ("count", "sum") else result
 

@@ -119,9 +119,11 @@ class Store:
     def fetch(self, object_name: str, record_id: Any) -> Mapping[str, Any] | None:
         return self.records[object_name].get(record_id)
 
-    def sql_ids(self, checked: Checked, params: Any = None, now: Any = None) -> set[Any]:
+    def sql_ids(
+        self, checked: Checked, params: Any = None, now: Any = None, *, predicate: bool = False
+    ) -> set[Any]:
         base = BINDER.table(checked.object_name)
-        condition = to_sql(checked, BINDER, base, params=params, now=now)
+        condition = to_sql(checked, BINDER, base, params=params, now=now, predicate=predicate)
         query = sa.select(base.c.id).where(condition)
         return {row[0] for row in self.conn.execute(query)}
 

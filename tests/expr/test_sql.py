@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
-from dealcraft.expr import check
+from dealcraft.expr import check, to_sql
 
-from .schema import CATALOG
+from .schema import BINDER, CATALOG
 
 NOW = dt.datetime(2026, 2, 10, 9, 30)
 PARAMS = {
@@ -233,3 +233,33 @@ def test_semantics_edge_cases(loaded):
     # division by zero and comparison with NULL give NULL
     assert values(loaded, "amount / qty")[2] is None
     assert values(loaded, "title = null") == {1: None, 2: None, 3: None, 4: None}
+
+
+# As a WHERE condition, a comparison on a dotted path becomes a semi-join; where NULL and
+# false would differ (under NOT, inside a function, "is null") it must stay a subquery.
+PREDICATE_FILTERS = [
+    ("account.region = '华东'", {1}, True),
+    ("account.region = :user.region or amount < 10", {1, 2, 4}, True),
+    ("account.parent.name = 'beta' and won", {1}, True),
+    ("account.region in ('华东', '华北')", {1, 2}, True),
+    ("account.name like 'Acme%'", {1}, True),
+    ("account.score between 1 and 10", {1}, True),
+    ("not (account.region = '华北')", {1}, False),
+    ("coalesce(account.region, 'none') = 'none'", {3, 4}, False),
+    ("account.parent.name is null", {2, 3, 4}, False),
+    ("account.opened < close_date", {1, 2}, False),
+]
+
+
+def test_filter_on_dotted_paths_as_semi_joins_matches(loaded):
+    failures = []
+    for source, expected, rewritten in PREDICATE_FILTERS:
+        checked = check(source, CATALOG, "opportunity", PARAMS)
+        base = BINDER.table("opportunity")
+        condition = to_sql(checked, BINDER, base, params=PARAMS, now=NOW, predicate=True)
+        sql = str(condition.compile(dialect=loaded.conn.dialect))
+        got = loaded.sql_ids(checked, PARAMS, NOW, predicate=True)
+        memory = loaded.memory_ids(checked, PARAMS, NOW)
+        if got != expected or memory != expected or (" IN (SELECT" in sql) != rewritten:
+            failures.append((source, got, expected, sql))
+    assert not failures
