@@ -7,6 +7,8 @@ the hospital deals); rep_south sells in the south, here in a South team of their
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
+from nicegui import core
 
 from dealcraft.access.principal import SYSTEM
 from dealcraft.inbox import Inbox
@@ -237,3 +239,62 @@ async def test_bulk_edit_offers_only_writable_fields(user, web_workspace):
     assert offered == expected
     assert "stage" in offered
     assert not {f.name for f in obj.active_fields if f.type == "formula"} & offered
+
+
+# Speed ---------------------------------------------------------------------------------------
+LIST_COLUMNS = "name,account,stage,amount,probability,owner,close_date,region,created_at,updated_at"
+
+
+async def _queries_for_list(user, limit: int) -> list[str]:
+    engine = core.app.state.dealcraft_workspace.engine
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if statement.strip().upper() != "BEGIN":
+            statements.append(" ".join(statement.split()))
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        await user.open(f"/o/opportunity?limit={limit}&sort=name&columns={LIST_COLUMNS}")
+        await user.should_see("Speed deal 00", retries=30)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    return statements
+
+
+async def test_opportunity_list_with_warm_caches_makes_nine_queries(user, web_workspace):
+    # given 60 opportunities over 5 accounts, and the app's schema and policy caches kept warm
+    # (as between two clicks within the refresh interval)
+    ws = web_workspace
+    accounts = ws.records.bulk_create(
+        SYSTEM, "account", [{"name": f"Speed account {i}", "region": "华东"} for i in range(5)]
+    ).ids
+    ws.records.bulk_create(
+        SYSTEM,
+        "opportunity",
+        [
+            {
+                "name": f"Speed deal {i:02d}",
+                "account": accounts[i % 5],
+                "stage": "proposal",
+                "owner": user_id(ws, "rep_east"),
+            }
+            for i in range(60)
+        ],
+    )
+    app_ws = core.app.state.dealcraft_workspace
+    app_ws.registry.refresh_seconds = app_ws.policies.refresh_seconds = 3600
+    await sign_in(user, "manager_east")
+    await _queries_for_list(user, 50)
+
+    # when the page is drawn with 10 and with 50 rows
+    ten = await _queries_for_list(user, 10)
+    fifty = await _queries_for_list(user, 50)
+
+    # then the queries are the same nine: the user, their reports and deal rooms (the
+    # principal), the inbox bell, the saved views, the rows, the count, and the titles of
+    # the accounts and the users the rows refer to, one query each
+    assert ten == fifty
+    assert len(fifty) == 9, fifty
+    assert sum("FROM dc_inbox" in s for s in fifty) == 1
+    assert sum("FROM dc_saved_view" in s for s in fifty) == 1
