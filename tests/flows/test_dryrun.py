@@ -349,3 +349,26 @@ def test_dry_run_command_prints_the_steps(shipped, company, monkeypatch):
     assert footprint(ws) == before
     bad = CliRunner().invoke(flow_app, ["dry-run", "won_onboarding", "--record", "deal-7"])
     assert bad.exit_code == 2 and "OBJECT:ID" in bad.output
+
+
+def test_dry_run_writes_nothing_on_either_backend(crm, webhook_sink):
+    # Given the shipped flows on this backend, and a won-ready opportunity of rep_east's
+    engine = FlowEngine(crm, settings=flow_settings(), huey=MemoryHuey())
+    install_examples(engine.service, wecom_url=f"{webhook_sink.url}/cgi-bin/webhook/send?key=t")
+    deal = crm.records.create(
+        SYSTEM,
+        "opportunity",
+        {"name": "华信云平台", "amount": 380000, "owner": persona(crm, "rep_east").user_id},
+    )
+    engine.dispatcher.drain()
+    before = footprint(crm)
+    assert before["dc_flow_version"] == 3  # the footprint sees this backend's tables
+
+    # When admin_ada dry-runs the deck and the onboarding flows on it
+    for name in ("proposal_deck", "won_onboarding"):
+        result = dry_run(crm, name, "opportunity", deal["id"], persona(crm, "admin_ada"))
+        assert {s["status"] for s in result["steps"]} == {"done"}
+
+    # Then no table changed and nothing was sent
+    assert footprint(crm) == before
+    assert webhook_sink.requests == []
