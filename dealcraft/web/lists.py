@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import Request
 from nicegui import run, ui
 
+from dealcraft.access.policies import PolicyEngine
 from dealcraft.errors import DealcraftError, InvalidInput
 from dealcraft.records.bulk_update import BulkUpdateResult, Target, update_each
 from dealcraft.records.transfer import export_file
@@ -106,10 +107,15 @@ class ListState:
         return self.cursors[-1]
 
 
-def column_options(ctx: PageContext, obj: ObjectDef) -> dict[str, str]:
-    """Field name -> label of every field that can be a list column, in layout order."""
+def column_options(ctx: PageContext, obj: ObjectDef, policy: PolicyEngine) -> dict[str, str]:
+    """Field name -> label of every field the principal may read as a list column."""
     fields = sorted(
-        (f for f in obj.active_fields if f.type not in NOT_IN_LISTS), key=lambda f: f.position
+        (
+            f
+            for f in obj.active_fields
+            if f.type not in NOT_IN_LISTS and policy.readable(ctx.principal, f)
+        ),
+        key=lambda f: f.position,
     )
     return {f.name: f.label(ctx.language) for f in fields}
 
@@ -217,7 +223,11 @@ def render_table(
 
 
 # Page ----------------------------------------------------------------------------------------
-def list_page(ctx: PageContext, obj: ObjectDef, state: ListState) -> None:
+def list_page(
+    ctx: PageContext, obj: ObjectDef, state: ListState, policy: PolicyEngine | None = None
+) -> None:
+    """The list; ``policy`` is the page's policy snapshot when the caller took one."""
+    policy = policy or page_policy(ctx)
     records = ctx.workspace.records
     views = SavedViews(ctx.workspace)
     state.sort = state.sort or DEFAULT_SORT
@@ -275,7 +285,7 @@ def list_page(ctx: PageContext, obj: ObjectDef, state: ListState) -> None:
     # Columns and saved views
     known: list[dict[str, Any]] = views.list(ctx.principal, obj.name)
     with ui.row().classes("w-full items-center gap-2"):
-        options = column_options(ctx, obj)
+        options = column_options(ctx, obj, policy)
         column_select = (
             ui.select(
                 options,
@@ -588,8 +598,10 @@ def register(workspace: Workspace) -> None:
         ctx = require_context(workspace, request)
         if ctx is None:
             return to_login(request)
-        # One pass over the readable objects serves both this page and the navigation rail.
-        objects = readable_objects(ctx)
+        # One policy snapshot and one pass over the readable objects serve both this page
+        # and the navigation rail.
+        policy = page_policy(ctx)
+        objects = readable_objects(ctx, policy)
         obj = next((o for o in objects if o.name == object_name), None)
         with frame(ctx, obj.label(ctx.language) if obj else ctx.t("error.not_found"), objects):
             if obj is None:
@@ -601,4 +613,4 @@ def register(workspace: Workspace) -> None:
                 columns=[c for c in columns.split(",") if c],
                 limit=min(max(limit, 1), MAX_PAGE_SIZE),
             )
-            list_page(ctx, obj, state)
+            list_page(ctx, obj, state, policy)

@@ -51,14 +51,14 @@ def page_policy(ctx: PageContext) -> PolicyEngine:
     return PolicyEngine(_OneSnapshot(ctx.workspace.policies.snapshot()))  # type: ignore[arg-type]
 
 
-def readable_objects(ctx: PageContext) -> list[ObjectDef]:
+def readable_objects(ctx: PageContext, policy: PolicyEngine | None = None) -> list[ObjectDef]:
     """The installed objects the principal may read, selling objects first.
 
     Every object is checked against one policy snapshot (the rail checks them all on every
     page; asking the store each time would re-read the policy version per object).
     """
     view = ctx.workspace.registry.view()
-    policy = page_policy(ctx)
+    policy = policy or page_policy(ctx)
     objects = []
     for obj in view.objects.values():
         try:

@@ -137,6 +137,29 @@ async def test_team_view_is_shared_with_teammates_and_runs_in_their_scope(
     assert user.find(marker="views").elements.pop().options == {}
 
 
+async def test_teammates_view_drops_a_column_hidden_from_the_viewer(user, web_workspace):
+    # given manager_east shares an account view showing the credit limit (hidden from reps)
+    manager = principal(web_workspace, "manager_east")
+    view = SavedViews(web_workspace).create(
+        manager,
+        {
+            "object_name": "account",
+            "name": "Credit",
+            "columns": ["name", "credit_limit"],
+            "team_id": min(manager.team_ids),
+        },
+    )
+
+    # when rep_east applies it, then the list shows the name but no credit-limit column
+    await sign_in(user, "rep_east", "/o/account")
+    columns = user.find(marker="columns").elements.pop()
+    assert "credit_limit" not in columns.options
+    set_value(user, "views", view["id"])
+    await user.should_see("华东医疗集团")
+    assert columns.value == ["name"]
+    await user.should_not_see("Credit limit")
+
+
 async def test_own_view_is_saved_reapplied_and_deleted(user, web_workspace):
     # given rep_east filters to the won deal and saves the view (not shared)
     await sign_in(user, "rep_east", "/o/opportunity")
