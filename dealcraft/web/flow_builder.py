@@ -263,12 +263,11 @@ def _expression_input(form: FieldForm, key: str, spec: Spec) -> ui.element:
         with verdict:
             expression_verdict(form.ctx, form.object_name, source, f"{form.marker}-{key}")
 
-    element = ui.input(
+    return ui.input(
         form.label(key, spec),
         value="" if value is None else str(value),
         on_change=lambda e: changed(e.value or ""),
     ).classes("font-mono")
-    return element
 
 
 def expression_verdict(ctx: PageContext, object_name: str | None, source: str, marker: str) -> None:
@@ -276,6 +275,7 @@ def expression_verdict(ctx: PageContext, object_name: str | None, source: str, m
     if not source.strip() or object_name is None:
         return
     view = ctx.workspace.registry.view()
+    # The parameters a run provides (the service account's, and :today), as a save assumes.
     params = {
         "user": {"id": 0, "username": "", "region": "", "teams": [], "reports": []},
         "today": dt.date.today(),
