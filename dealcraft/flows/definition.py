@@ -38,6 +38,8 @@ from dealcraft.flows.registry import (
 from dealcraft.schema.registry import SchemaView
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# Names the web app's own flow pages use (``/flows/runs``), so no flow may take them.
+RESERVED_NAMES = frozenset({"runs", "new"})
 
 TOP_FIELDS = {
     "name": Spec("text", required=True),
@@ -140,6 +142,13 @@ def validate(
             "invalid_name",
             f"a flow name is lowercase letters, digits and '_', starting with a letter; got "
             f"{name!r}",
+            name,
+        )
+    elif name in RESERVED_NAMES:
+        ctx.error(
+            "flow.name",
+            "reserved_name",
+            f"the flow name {name!r} is reserved for the app's own pages; choose another",
             name,
         )
     trigger = definition.get("trigger")

@@ -53,6 +53,11 @@ def test_save_flow_refuses_value_the_field_type_rejects(flows_sqlite):
     assert [field for field, _ in errors] == ["steps.set.values.stage", "steps.set.values.amount"]
 
 
+def test_save_flow_refuses_a_name_the_web_pages_use(flows_sqlite):
+    assert _errors(flows_sqlite, _with(name="runs")) == [("flow.name", "reserved_name")]
+    assert flows_sqlite.service.list() == []
+
+
 def test_save_flow_refuses_unknown_trigger_field(flows_sqlite):
     trigger = {"type": "record.updated", "object": "opportunity", "changed_to": {"phase": "x"}}
     assert _errors(flows_sqlite, _with(trigger=trigger)) == [
