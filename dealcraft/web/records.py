@@ -36,7 +36,14 @@ from dealcraft.web.fields import (
 )
 from dealcraft.web.i18n import STRINGS
 from dealcraft.web.session import PageContext
-from dealcraft.web.shell import error_banner, frame, not_found, require_context, to_login
+from dealcraft.web.shell import (
+    error_banner,
+    frame,
+    not_found,
+    page_policy,
+    require_context,
+    to_login,
+)
 from dealcraft.web.timeline import timeline_card
 from dealcraft.workspace import Workspace
 
@@ -180,7 +187,7 @@ def record_page(ctx: PageContext, obj: ObjectDef, record_id: int) -> None:
 
     # Fields, grouped by the object's layout; a field the principal may not read is left
     # out whatever the layout says.
-    policy = ctx.workspace.policy
+    policy = page_policy(ctx)
     view = ctx.workspace.registry.view()
     layout = layout_of(view.objects, obj)
     for i, section in enumerate(layout.sections):
@@ -214,7 +221,8 @@ def record_page(ctx: PageContext, obj: ObjectDef, record_id: int) -> None:
 
     # Related lists the layout shows
     hidden_lists = {r.key for r in layout.related_lists if not r.shown}
-    for other, f in related_fields(ctx, obj):
+    related = related_fields(ctx, obj)
+    for other, f in related:
         if f"{other.name}.{f.name}" in hidden_lists:
             continue
         try:
@@ -232,7 +240,7 @@ def record_page(ctx: PageContext, obj: ObjectDef, record_id: int) -> None:
         with ui.card().classes("w-full").props(f"data-related={other.name}"):
             with ui.row().classes("w-full items-center"):
                 title = other.label(ctx.language)
-                if sum(1 for o, _ in related_fields(ctx, obj) if o.name == other.name) > 1:
+                if sum(1 for o, _ in related if o.name == other.name) > 1:
                     title += f" ({f.label(ctx.language)})"
                 ui.label(title).classes("text-subtitle1")
                 ui.space()

@@ -19,6 +19,7 @@ from nicegui import ui
 from dealcraft.errors import DealcraftError
 from dealcraft.schema.layout import reference_target
 from dealcraft.schema.model import ObjectDef
+from dealcraft.schema.registry import SchemaView
 from dealcraft.web.fields import ReferenceTitles, display, record_title
 from dealcraft.web.i18n import add_strings
 from dealcraft.web.session import PageContext
@@ -134,12 +135,13 @@ def timeline_entries(
     more = False
 
     # Field history: every change the principal may see.
+    view = ctx.workspace.registry.view()
     for change in records.history(ctx.principal, obj.name, record_id):
         entries.append(
             TimelineEntry(
                 _moment(change["changed_at"]),
                 "change",
-                history_text(ctx, obj, change),
+                history_text(ctx, view, obj, change),
                 change["changed_by"],
             )
         )
@@ -182,13 +184,14 @@ def _source_entry(
     return TimelineEntry(at, other.name, text, who, f"/o/{other.name}/{row['id']}")
 
 
-def history_text(ctx: PageContext, obj: ObjectDef, entry: dict[str, Any]) -> str:
+def history_text(ctx: PageContext, view: SchemaView, obj: ObjectDef, entry: dict[str, Any]) -> str:
+    """One change in words: "Stage: Qualification → Proposal"."""
     operation = entry["operation"]
     if operation != "update" or entry["field"] is None:
         return ctx.t(
             f"record.history.{operation}d" if operation != "create" else "record.history.created"
         )
-    f = ctx.workspace.registry.view().field_for_key(obj.name, entry["field"])
+    f = view.field_for_key(obj.name, entry["field"])
     if f is None:
         return f"{entry['field']}: {entry['old_value']} → {entry['new_value']}"
     old = display(f, {f.name: entry["old_value"]}, ctx.language) or "—"
