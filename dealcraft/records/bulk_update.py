@@ -77,8 +77,12 @@ def parse_targets(items: Any) -> list[Target]:
     return targets
 
 
+# Ids and versions are 64-bit in every table; a larger number never reaches the driver.
+ID_MAX = 2**63 - 1
+
+
 def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= ID_MAX
 
 
 def update_each(

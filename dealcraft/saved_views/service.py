@@ -143,6 +143,10 @@ class SavedViews:
         if unknown:
             raise self._invalid(unknown[0], "unknown_key", f"{unknown[0]} is not a view setting")
 
+        for key in ("object_name", "name", "where", "sort"):
+            if spec.get(key) is not None and not isinstance(spec[key], str):
+                raise self._invalid(key, "invalid_text", f"{key} must be text")
+
         # The object: one the principal may read
         object_name = spec.get("object_name")
         obj = self.workspace.registry.view().objects.get(object_name or "")

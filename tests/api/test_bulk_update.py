@@ -80,6 +80,8 @@ def test_bulk_update_moving_a_deal_out_of_scope_is_a_scope_violation(crm_sqlite,
     [
         ({"ids": [], "values": {"stage": "won"}}, 400, "invalid_ids"),
         ({"ids": ["one"], "values": {"stage": "won"}}, 400, "invalid_ids"),
+        ({"ids": [2**64], "values": {"stage": "won"}}, 400, "invalid_ids"),
+        ({"ids": [{"id": 1, "version": True}], "values": {"stage": "won"}}, 400, "invalid_ids"),
         ({"ids": list(range(1, 502)), "values": {"stage": "won"}}, 400, "too_many_ids"),
         ({"ids": [1], "values": {}}, 400, "invalid_values"),
     ],

@@ -89,6 +89,9 @@ def test_create_view_with_a_taken_name_answers_409(crm_sqlite):
         ({**WON, "name": "  "}, 422, "required", "name"),
         ({**WON, "object_name": "spaceship"}, 404, "object_not_found", None),
         ({**WON, "rows": [1]}, 422, "unknown_key", "rows"),
+        ({**WON, "where": 1}, 422, "invalid_text", "where"),
+        ({**WON, "object_name": ["opportunity"]}, 422, "invalid_text", "object_name"),
+        ({**WON, "team_id": "East"}, 422, "invalid_integer", "team_id"),
     ],
 )
 def test_create_view_refuses_a_bad_definition_naming_the_field(
