@@ -21,6 +21,7 @@ from dealcraft.flows.starter import ActiveFlow, insert_run
 from dealcraft.flows.steps.approval import APPROVAL_EVENT, approval_key
 from dealcraft.flows.tables import (
     approvals,
+    flow_effects,
     flow_logs,
     flow_runs,
     flow_steps,
@@ -300,7 +301,7 @@ class FlowService:
         return [_run_json(row) for row in rows]
 
     def run(self, run_id: int) -> dict[str, Any]:
-        """A run with each step visit's input, output, timing, and its log lines."""
+        """A run with each step visit's input, output, timing, its effects and log lines."""
         r = flow_runs
         with self.engine.connect() as conn:
             row = (
@@ -333,6 +334,16 @@ class FlowService:
                 .mappings()
                 .all()
             )
+            e = flow_effects
+            effects = (
+                conn.execute(
+                    sa.select(e.c.key, e.c.step_id, e.c.kind, e.c.status, e.c.attempts, e.c.result)
+                    .where(e.c.run_id == run_id)
+                    .order_by(e.c.created_at, e.c.key)
+                )
+                .mappings()
+                .all()
+            )
         result = _run_json(row)
         result["version"] = row["version"]
         result["context"] = row["context"]
@@ -360,6 +371,7 @@ class FlowService:
             }
             for g in logs
         ]
+        result["effects"] = [dict(effect) for effect in effects]
         return result
 
     def retry(self, run_id: int, principal: Principal = SYSTEM) -> None:

@@ -7,16 +7,13 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import sqlalchemy as sa
 from nicegui import ui
 
 from dealcraft.errors import DealcraftError
 from dealcraft.flows.service import FlowService
-from dealcraft.flows.tables import flow_effects
 from dealcraft.web.flows import json_block, preview
 from dealcraft.web.session import PageContext
 from dealcraft.web.shell import error_banner
-from dealcraft.workspace import Workspace
 
 RUN_STATUSES = ("pending", "running", "waiting", "retrying", "parked", "completed", "cancelled")
 CANCELLABLE = ("pending", "running", "waiting", "retrying", "parked")
@@ -98,21 +95,6 @@ def _duration(step: Mapping[str, Any]) -> str:
     return f"{float(seconds) * 1000:.0f} ms" if seconds < 10 else f"{float(seconds):.1f} s"
 
 
-def run_effects(workspace: Workspace, run_id: int) -> list[dict[str, Any]]:
-    """The run's effect ledger entries (the ledger is a flow table, not a record table).
-
-    Until ``FlowService.run`` returns the effects with the run, the page reads them here.
-    """
-    e = flow_effects
-    with workspace.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(e.c.key, e.c.step_id, e.c.kind, e.c.status, e.c.attempts, e.c.result)
-            .where(e.c.run_id == run_id)
-            .order_by(e.c.created_at, e.c.key)
-        ).mappings()
-        return [dict(row) for row in rows]
-
-
 def run_page(ctx: PageContext, run: Mapping[str, Any]) -> None:
     service = FlowService(ctx.workspace)
     run_id = int(run["id"])
@@ -191,7 +173,7 @@ def run_page(ctx: PageContext, run: Mapping[str, Any]) -> None:
                             json_block(step["error"])
 
     ui.label(ctx.t("flows.effects")).classes("text-subtitle1")
-    effects = run_effects(ctx.workspace, run_id)
+    effects = run["effects"]
     if not effects:
         ui.label(ctx.t("flows.no_effects"))
     for effect in effects:
