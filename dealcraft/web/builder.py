@@ -13,9 +13,9 @@ from nicegui import ui
 
 from dealcraft import expr
 from dealcraft.errors import DealcraftError, ValidationFailed
-from dealcraft.schema.model import ObjectDef
+from dealcraft.schema.model import FieldDef, ObjectDef
 from dealcraft.schema.types import FIELD_TYPES, ROLLUP_AGGREGATES
-from dealcraft.web.builder_fields import field_editor
+from dealcraft.web.builder_fields import field_editor, rollup_verdict
 from dealcraft.web.builder_layout import layout_editor
 from dealcraft.web.session import PageContext
 from dealcraft.web.shell import error_banner, frame, not_found, require_context, to_login
@@ -268,6 +268,11 @@ def add_field_form(ctx: PageContext, obj: ObjectDef, on_added) -> None:
                 list(ROLLUP_AGGREGATES), label=ctx.t("builder.rollup_aggregate"), value="count"
             )
             extra["field"] = ui.input(ctx.t("builder.rollup_field"))
+            extra["where"] = ui.input(ctx.t("builder_edit.where")).classes("w-72 font-mono")
+            for key, element in extra.items():
+                element.props(f"data-testid=rollup-{key}").mark(f"rollup-{key}")
+            draft = FieldDef(obj.name, (name.value or "").strip() or "draft", "rollup", {})
+            rollup_verdict(ctx, obj, draft, extra, _error_text)
 
     def add_choice() -> None:
         state["choices"].append({"value": "", "en": "", "zh": ""})

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from nicegui import ui
 
 from dealcraft.errors import DealcraftError
 from dealcraft.schema.model import FieldDef, ObjectDef
+from dealcraft.schema.service import check_field
 from dealcraft.schema.types import ROLLUP_AGGREGATES
 from dealcraft.web.i18n import add_strings
 from dealcraft.web.session import PageContext
@@ -198,6 +200,7 @@ def field_editor(
             ).classes("w-72 font-mono")
             for key, element in options.items():
                 element.props(f"data-testid=edit-rollup-{key}").mark(f"edit-rollup-{key}")
+            rollup_verdict(ctx, obj, f, options, error_text)
     elif f.type in SIMPLE_OPTIONS:
         with ui.card().classes("w-full"), ui.row().classes("items-start gap-2"):
             for key in SIMPLE_OPTIONS[f.type]:
@@ -238,6 +241,46 @@ def field_editor(
     ui.button(ctx.t("builder_edit.save"), icon="save", on_click=save).props(
         "data-testid=save-field"
     ).mark("save-field")
+
+
+def check_rollup(
+    ctx: PageContext,
+    obj: ObjectDef,
+    f: FieldDef,
+    options: dict[str, Any],
+    error_text: Callable[[DealcraftError], str],
+) -> tuple[bool, str]:
+    """Live validation of a roll-up definition: (valid, what to show). Nothing is saved."""
+    candidate = {k: v for k, v in options.items() if v not in (None, "")}
+    view = ctx.workspace.registry.view()
+    current = view.objects.get(obj.name, obj).field(f.name, include_archived=True)
+    try:
+        checked = check_field(view, replace(current or f, options=candidate))
+    except DealcraftError as e:
+        return False, error_text(e)
+    kind = str(checked.options.get("result_type", "NUMBER")).lower()
+    return True, ctx.t("builder.expression_ok", type=kind)
+
+
+def rollup_verdict(
+    ctx: PageContext,
+    obj: ObjectDef,
+    f: FieldDef,
+    elements: dict[str, Any],
+    error_text: Callable[[DealcraftError], str],
+) -> None:
+    """A line under a roll-up's inputs saying, as they change, whether it is valid."""
+    verdict = ui.label("").props("data-testid=rollup-check").mark("rollup-check")
+
+    def validate() -> None:
+        options = {key: element.value for key, element in elements.items()}
+        ok, text = check_rollup(ctx, obj, f, options, error_text)
+        verdict.text = text
+        verdict.classes(replace="text-positive" if ok else "text-negative")
+
+    for element in elements.values():
+        element.on_value_change(validate)
+    validate()
 
 
 def choices_editor(ctx: PageContext, rows: list[dict[str, Any]], with_probability: bool) -> None:

@@ -270,6 +270,32 @@ async def test_builder_edit_formula_is_validated_live_and_refused_when_wrong(use
     assert field.options["expression"] == "amount * probability / 100"
 
 
+async def test_builder_edit_rollup_is_validated_live(user, web_workspace):
+    # given admin editing the account's open pipeline (a sum over opportunities)
+    await sign_in(user, "admin", "/admin/objects/account/fields/open_pipeline")
+    await user.should_see("Valid; the result is a number")
+
+    # when the condition names a field opportunities do not have, the verdict says so
+    user.find(marker="edit-rollup-where").clear().type("colour = 'red'")
+    await user.should_see("colour")
+    await user.should_not_see("Valid; the result is a number")
+
+    # and when it is put right, the verdict is valid again
+    user.find(marker="edit-rollup-where").clear().type("stage = 'won'")
+    await user.should_see("Valid; the result is a number")
+
+
+async def test_builder_new_rollup_is_validated_while_it_is_defined(user):
+    await sign_in(user, "admin", "/admin/objects/account")
+    user.find(marker="field-name").type("won_deals")
+    set_value(user, "field-type", "rollup")
+    await user.should_see(marker="rollup-check")
+    set_value(user, "rollup-object", "opportunity")
+    await user.should_see("must be a reference field")
+    user.find(marker="rollup-via").type("account")
+    await user.should_see("Valid; the result is a number")
+
+
 async def test_builder_reorder_moves_a_field_up_in_forms_and_lists(user, web_workspace):
     def order() -> list[str]:
         obj = web_workspace.registry.view().objects["opportunity"]
