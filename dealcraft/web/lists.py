@@ -440,7 +440,11 @@ def list_page(
                 limit=state.limit,
                 cursor=state.cursor,
             )
-            total = records.count(ctx.principal, obj.name, where=state.where or None)
+            # A first page that is also the last holds the whole count already.
+            if state.cursor is None and page.next_cursor is None:
+                total = len(page.data)
+            else:
+                total = records.count(ctx.principal, obj.name, where=state.where or None)
         except InvalidInput as e:
             expression_error(e, ctx.language)
             return

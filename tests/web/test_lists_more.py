@@ -321,3 +321,25 @@ async def test_opportunity_list_with_warm_caches_makes_nine_queries(user, web_wo
     assert len(fifty) == 9, fifty
     assert sum("FROM dc_inbox" in s for s in fifty) == 1
     assert sum("FROM dc_saved_view" in s for s in fifty) == 1
+
+
+async def test_short_list_counts_its_rows_without_a_count_query(user, web_workspace):
+    # given rep_east's five deals, all on one page
+    await sign_in(user, "rep_east")
+    engine = core.app.state.dealcraft_workspace.engine
+    statements: list[str] = []
+
+    def watch(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    # when the list is drawn
+    sa.event.listen(engine, "before_cursor_execute", watch)
+    try:
+        await user.open("/o/opportunity")
+        await user.should_see("Hospital ERP phase 5")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", watch)
+
+    # then it says five records, and no count(*) of the opportunities was asked for
+    await user.should_see("5 records")
+    assert not [s for s in statements if s.startswith("SELECT count(*) AS count_1 FROM obj_")]
