@@ -1,23 +1,29 @@
 """Flow engine benchmark: how fast a trigger reaches its first step, and how many runs one
 worker completes per second, against Huey's own raw task throughput on the same machine.
 
-    python -m benchmarks.flows [--backend sqlite|postgresql] [--runs 500] [--latency 100]
+    python -m benchmarks.flows [--backend sqlite|postgresql|both] [--runs 500] [--latency 100]
+
+The backends are SQLite with SqliteHuey (the queue file in the data directory), and
+PostgreSQL with RedisHuey. On each:
 
 (a) throughput: ``--runs`` leads are bulk-created (one ``records.created`` outbox event),
     then one worker process (``python -m dealcraft.flows.worker 1``: the Huey consumer with
     one worker thread, and the pump) starts; runs/s = runs / (last run finished - first step
     started). Each run is one inbox notification (a ledgered effect, a run and a step row).
-(b) raw Huey: the same number of no-op tasks through the same Huey storage and a one-thread
-    consumer in its own process, timed the same way (first task started to last finished).
+(b) raw Huey: the same number of no-op tasks through the same kind of Huey storage and a
+    one-thread consumer in its own process, polling like the worker, timed the same way
+    (first task started to last finished). The ratio is (a) / (b), measured in the same run.
 (c) latency: with the worker running, ``--latency`` leads are created one at a time, 50 to
     150 ms apart; latency = the first step's start - the lead's creation (both from the
-    database's rows). The worker sees the outbox by polling every DEALCRAFT_FLOW_PUMP_SECONDS
-    (default 0.5 s), which bounds the figure; nothing in the API process wakes it yet.
+    database's rows). Each write wakes the worker with a "dispatch now" task after commit.
+(d) the same without the wake-up (the writer's after-commit hook off), so the worker sees the
+    outbox only at its poll every DEALCRAFT_FLOW_PUMP_SECONDS (default 0.5 s): the figure
+    before the wake-up existed.
 
 PostgreSQL: ``--database-url`` or DEALCRAFT_BENCH_PG_URL / DEALCRAFT_TEST_PG_URL names a
-server on which a scratch database is created and dropped. The queue is SqliteHuey in the
-data directory unless DEALCRAFT_QUEUE_URL names Redis. One JSON line goes to stdout;
-progress to stderr.
+server on which a scratch database is created and dropped; ``--redis-url`` or
+DEALCRAFT_BENCH_REDIS_URL names the Redis database (default redis://127.0.0.1:6379/14, which
+is flushed). One JSON line per backend goes to stdout; progress to stderr.
 """
 
 from __future__ import annotations
@@ -67,14 +73,14 @@ def _percentile(values: list[float], p: float) -> float:
 
 
 # The raw Huey consumer (a child process) ---------------------------------------------------
-def _raw_huey(queue_path: str, marks: str, total: int):
+def _raw_huey(queue: str, marks: str, total: int):
+    """``queue`` is a Redis URL or the path of a SQLite queue file."""
     from huey import RedisHuey, SqliteHuey
 
-    url = os.environ.get("DEALCRAFT_QUEUE_URL")
-    if url and url.startswith(("redis://", "rediss://")):
-        huey = RedisHuey("bench-raw", url=url, results=False)
+    if queue.startswith(("redis://", "rediss://")):
+        huey = RedisHuey("bench-raw", url=queue, results=False)
     else:
-        huey = SqliteHuey("bench-raw", filename=queue_path, results=False)
+        huey = SqliteHuey("bench-raw", filename=queue, results=False)
 
     @huey.task(name="bench.noop")
     def noop(i: int) -> None:
@@ -87,26 +93,27 @@ def _raw_huey(queue_path: str, marks: str, total: int):
 
 def raw_consumer_main(queue_path: str, marks: str, total: int) -> None:
     huey, _ = _raw_huey(queue_path, marks, total)
+    # The worker's own polling pace (dealcraft.flows.engine.run_worker).
     consumer = huey.create_consumer(
         workers=1,
         worker_type="thread",
         periodic=False,
-        initial_delay=0.05,
+        initial_delay=0.01,
         backoff=1.15,
-        max_delay=0.5,
+        max_delay=0.05,
     )
     consumer.run()
 
 
-def measure_raw_huey(base: Path, total: int) -> float:
+def measure_raw_huey(base: Path, total: int, redis_url: str | None) -> float:
     """No-op tasks per second through a one-thread Huey consumer (same storage kind)."""
-    queue_path, marks = str(base / "raw-queue.db"), str(base / "raw-marks.txt")
-    huey, noop = _raw_huey(queue_path, marks, total)
+    queue, marks = redis_url or str(base / "raw-queue.db"), str(base / "raw-marks.txt")
+    huey, noop = _raw_huey(queue, marks, total)
     huey.flush()
     for i in range(total):
         noop(i)
     child = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.flows", "--raw-consumer", queue_path, marks, str(total)]
+        [sys.executable, "-m", "benchmarks.flows", "--raw-consumer", queue, marks, str(total)]
     )
     try:
         deadline = time.monotonic() + 300
@@ -158,16 +165,57 @@ def _wait_for(engine: sa.Engine, query: Any, wanted: int, timeout: float) -> Non
     raise RuntimeError(f"only part of {wanted} runs completed in {timeout:.0f} s")
 
 
-def measure_flows(base: Path, database_url: str, runs: int, latency_n: int) -> dict[str, Any]:
+def _latencies(ws: Any, count: int, seed: int, completed: Any, wanted: int) -> list[float]:
+    """Create leads one at a time; milliseconds from each creation to its first step."""
     from dealcraft.access.principal import SYSTEM
+    from dealcraft.flows.tables import flow_runs, flow_steps
+
+    rng = random.Random(seed)
+    ids = []
+    for i in range(count):
+        ids.append(ws.records.create(SYSTEM, "lead", {"name": f"Single {seed}.{i}"})["id"])
+        time.sleep(rng.uniform(0.05, 0.15))
+    _wait_for(ws.engine, completed, wanted, timeout=120)
+    lead = ws.registry.view().tables["lead"]
+    with ws.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(lead.c.created_at, flow_steps.c.started_at)
+            .join(flow_runs, flow_runs.c.record_id == lead.c.id)
+            .join(
+                flow_steps,
+                sa.and_(flow_steps.c.run_id == flow_runs.c.id, flow_steps.c.seq == 1),
+            )
+            .where(lead.c.id.in_(ids))
+        ).all()
+    return [(r.started_at - r.created_at).total_seconds() * 1000 for r in rows]
+
+
+def _summary(prefix: str, latencies: list[float]) -> dict[str, Any]:
+    return {
+        f"{prefix}_samples": len(latencies),
+        f"{prefix}_p50_ms": round(statistics.median(latencies), 1),
+        f"{prefix}_p99_ms": round(_percentile(latencies, 99), 1),
+        f"{prefix}_max_ms": round(max(latencies), 1),
+    }
+
+
+def measure_flows(
+    base: Path, database_url: str, redis_url: str | None, runs: int, latency_n: int
+) -> dict[str, Any]:
+    from dealcraft.access.principal import SYSTEM
+    from dealcraft.flows.engine import make_huey
     from dealcraft.flows.service import FlowService
     from dealcraft.flows.tables import flow_runs, flow_steps
     from dealcraft.settings import Settings
     from dealcraft.workspace import Workspace
 
     data_dir = base / "data"
-    ws = Workspace(Settings(data_dir=data_dir, database_url=database_url, env="test"))
+    settings = Settings(
+        data_dir=data_dir, database_url=database_url, queue_url=redis_url, env="test"
+    )
+    ws = Workspace(settings)
     ws.initialise()
+    make_huey(ws).flush()
     service = FlowService(ws)
     service.ensure_service_account("flow_bot", "sales_director")
     service.save(FLOW)
@@ -177,6 +225,9 @@ def measure_flows(base: Path, database_url: str, runs: int, latency_n: int) -> d
         "DEALCRAFT_DATA_DIR": str(data_dir),
         "DEALCRAFT_DATABASE_URL": database_url,
     }
+    env.pop("DEALCRAFT_QUEUE_URL", None)
+    if redis_url:
+        env["DEALCRAFT_QUEUE_URL"] = redis_url
     completed = (
         sa.select(sa.func.count()).select_from(flow_runs).where(flow_runs.c.status == "completed")
     )
@@ -192,26 +243,14 @@ def measure_flows(base: Path, database_url: str, runs: int, latency_n: int) -> d
             last = conn.execute(sa.select(sa.func.max(flow_runs.c.finished_at))).scalar()
         runs_per_second = runs / max((last - first).total_seconds(), 1e-6)
 
-        # (c) Latency: single creates at a human-ish pace while the worker runs.
-        _progress(f"latency: {latency_n} leads one at a time")
-        rng = random.Random(7)
-        ids = []
-        for i in range(latency_n):
-            ids.append(ws.records.create(SYSTEM, "lead", {"name": f"Single {i}"})["id"])
-            time.sleep(rng.uniform(0.05, 0.15))
-        _wait_for(ws.engine, completed, runs + latency_n, timeout=120)
-        lead = ws.registry.view().tables["lead"]
-        with ws.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(lead.c.created_at, flow_steps.c.started_at)
-                .join(flow_runs, flow_runs.c.record_id == lead.c.id)
-                .join(
-                    flow_steps,
-                    sa.and_(flow_steps.c.run_id == flow_runs.c.id, flow_steps.c.seq == 1),
-                )
-                .where(lead.c.id.in_(ids))
-            ).all()
-        latencies = [(r.started_at - r.created_at).total_seconds() * 1000 for r in rows]
+        # (c) Latency: single creates at a human-ish pace, each waking the worker.
+        _progress(f"latency: {latency_n} leads one at a time, woken after commit")
+        woken = _latencies(ws, latency_n, 7, completed, runs + latency_n)
+
+        # (d) The same with the writer's after-commit hook off: the worker's poll only.
+        _progress(f"latency: {latency_n} leads one at a time, poll only")
+        ws.records.after_commit = None
+        polled = _latencies(ws, latency_n, 8, completed, runs + 2 * latency_n)
     finally:
         if worker is not None:
             worker.send_signal(signal.SIGTERM)
@@ -223,10 +262,56 @@ def measure_flows(base: Path, database_url: str, runs: int, latency_n: int) -> d
     return {
         "runs": runs,
         "runs_per_second_per_worker": round(runs_per_second, 1),
-        "latency_samples": len(latencies),
-        "latency_p50_ms": round(statistics.median(latencies), 1),
-        "latency_p99_ms": round(_percentile(latencies, 99), 1),
-        "latency_max_ms": round(max(latencies), 1),
+        **_summary("latency", woken),
+        **_summary("latency_poll_only", polled),
+    }
+
+
+def _redis_url(args: argparse.Namespace) -> str:
+    return (
+        args.redis_url or os.environ.get("DEALCRAFT_BENCH_REDIS_URL") or "redis://127.0.0.1:6379/14"
+    )
+
+
+def run_backend(backend: str, args: argparse.Namespace, parser: Any) -> dict[str, Any]:
+    """Both measurements on one backend (and its queue), in one scratch directory."""
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="dealcraft-bench-flows-") as tmp:
+        base = Path(tmp)
+        drop = None
+        redis_url = None
+        if backend == "postgresql":
+            server = (
+                args.database_url
+                or os.environ.get("DEALCRAFT_BENCH_PG_URL")
+                or os.environ.get("DEALCRAFT_TEST_PG_URL")
+            )
+            if not server:
+                parser.error("postgresql needs --database-url or DEALCRAFT_BENCH_PG_URL")
+            database_url, drop = _scratch_pg(server)
+            redis_url = _redis_url(args)
+        else:
+            database_url = f"sqlite:///{base / 'workspace.db'}"
+        _progress(f"{backend}: queue {'redis' if redis_url else 'sqlite'}")
+        try:
+            figures = measure_flows(base, database_url, redis_url, args.runs, args.latency)
+        finally:
+            if drop is not None:
+                drop()
+        _progress(f"raw Huey: {args.runs} no-op tasks")
+        raw = measure_raw_huey(base, args.runs, redis_url)
+    return {
+        "benchmark": "flows",
+        "backend": backend,
+        "queue": "redis" if redis_url else "sqlite",
+        "pump_seconds": float(os.environ.get("DEALCRAFT_FLOW_PUMP_SECONDS", 0.5)),
+        **figures,
+        "huey_raw_tasks_per_second": round(raw, 1),
+        "ratio_to_huey_raw": round(figures["runs_per_second_per_worker"] / raw, 3),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
     }
 
 
@@ -236,49 +321,16 @@ def main(argv: list[str] | None = None) -> None:
         raw_consumer_main(argv[1], argv[2], int(argv[3]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="sqlite")
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--latency", type=int, default=100)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--redis-url", default=None)
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory(prefix="dealcraft-bench-flows-") as tmp:
-        base = Path(tmp)
-        drop = None
-        if args.backend == "postgresql":
-            server = (
-                args.database_url
-                or os.environ.get("DEALCRAFT_BENCH_PG_URL")
-                or os.environ.get("DEALCRAFT_TEST_PG_URL")
-            )
-            if not server:
-                parser.error("postgresql needs --database-url or DEALCRAFT_BENCH_PG_URL")
-            database_url, drop = _scratch_pg(server)
-        else:
-            database_url = f"sqlite:///{base / 'workspace.db'}"
-        try:
-            figures = measure_flows(base, database_url, args.runs, args.latency)
-        finally:
-            if drop is not None:
-                drop()
-        _progress(f"raw Huey: {args.runs} no-op tasks")
-        raw = measure_raw_huey(base, args.runs)
-
-    queue = (
-        "redis" if (os.environ.get("DEALCRAFT_QUEUE_URL") or "").startswith("redis") else "sqlite"
-    )
-    result = {
-        "benchmark": "flows",
-        "backend": args.backend,
-        "queue": queue,
-        "pump_seconds": float(os.environ.get("DEALCRAFT_FLOW_PUMP_SECONDS", 0.5)),
-        **figures,
-        "huey_raw_tasks_per_second": round(raw, 1),
-        "ratio_to_huey_raw": round(figures["runs_per_second_per_worker"] / raw, 3),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-    }
-    print(json.dumps(result))
+    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    for backend in backends:
+        print(json.dumps(run_backend(backend, args, parser)), flush=True)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from dealcraft.apps.builtin import core_sales
 from dealcraft.audit import AuditLog
 from dealcraft.db import migrate
 from dealcraft.db.engine import create_engine
+from dealcraft.events import wakeup
 from dealcraft.flows.verification import gate_rule
 from dealcraft.records.service import RecordService
 from dealcraft.records.watermark import ExportRegistry
@@ -40,6 +41,7 @@ class Workspace:
         # The human verification gate: a large proposal goes to "sent" only with its owner's
         # own strategy annotation, whichever way the write comes in.
         self.records.add_write_rule(gate_rule)
+        self.records.after_commit = wakeup.waker_for(self).poke  # flows see writes at once
         self.exports = ExportRegistry(self.engine, self.settings.secret_key)
 
     @cached_property

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from huey import Huey, RedisHuey, SqliteHuey
 
 from dealcraft.events.dispatch import Dispatcher
+from dealcraft.events.wakeup import dispatch_task
 from dealcraft.flows.runner import Runner
 from dealcraft.flows.service import FlowService
 from dealcraft.flows.settings import FlowSettings, get_flow_settings
@@ -59,6 +60,8 @@ class FlowEngine:
         self.time_triggers = TimeTriggers(workspace, self.runner)
         self.huey = huey if huey is not None else make_huey(workspace)
         self._advance_task = self.huey.task(name=TASK_NAME)(self._advance)
+        # "Dispatch now", enqueued by writers after commit (dealcraft.events.wakeup).
+        dispatch_task(self.huey, self.dispatcher.drain)
         self._stop = threading.Event()
 
     def _advance(self, run_id: int) -> None:
@@ -130,9 +133,10 @@ def run_worker(workspace: Workspace, workers: int = 4) -> None:
         workers=workers,
         worker_type="thread",
         periodic=False,
-        initial_delay=0.05,
+        initial_delay=0.01,
         backoff=1.15,
-        max_delay=0.5,
+        # SqliteHuey is polled: this bounds how late a wake-up is seen (RedisHuey blocks).
+        max_delay=0.05,
     )
     logger.info("flow worker started", extra={"owner": engine.owner, "workers": workers})
     try:

@@ -21,6 +21,20 @@ import threading
 NO_KEY = "?"
 
 
+class _TcpServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """A sender killed mid-conversation is what the crash test does: not an error here."""
+
+
+class _HttpServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """As for SMTP: a sender that went away mid-request."""
+
+
 class _Deduplicator:
     """The receiver's memory of keys it has delivered (shared by its handler threads)."""
 
@@ -92,8 +106,7 @@ class SmtpSink(_Deduplicator):
                     else:
                         self.wfile.write(b"250 ok\r\n")
 
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _TcpServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -137,8 +150,7 @@ class WebhookSink(_Deduplicator):
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _HttpServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
