@@ -279,25 +279,25 @@ def form_page(
     inputs: dict[str, FieldInput] = {}
     input_ctx = InputContext(records, ctx.principal, ctx.language)
 
-    with ui.card().classes("w-full"):
-        with ui.grid(columns="repeat(auto-fill, minmax(280px, 1fr))").classes("w-full gap-3"):
-            for f in sorted(obj.active_fields, key=lambda f: f.position):
-                if not editable(f):
-                    continue
-                value = record.get(f.name)
-                if record_id is None and f.name in prefill:
-                    value = _prefill_value(f, prefill[f.name])
-                elif record_id is None and f.type == "user" and f.name in OWNER_FIELDS:
-                    value = ctx.principal.user_id
-                elif record_id is None and f.type == "choice" and f.name == "region":
-                    value = ctx.principal.region
-                elif record_id is None:
-                    value = handler_for(f.type).default(f).get(f.name)
-                inputs[f.name] = field_input(f, value, input_ctx)
-                help_text = f.options.get("help")
-                if isinstance(help_text, dict) and help_text:
-                    hint = pick_label(help_text, ctx.language, "")
-                    inputs[f.name].element.props["hint"] = hint
+    # The inputs, in the sections of the record page's layout (titled once one is saved); a
+    # field the principal may not read has no input.
+    policy = page_policy(ctx)
+    layout = layout_of(ctx.workspace.registry.view().objects, obj)
+    for section in layout.sections:
+        shown = [
+            f
+            for f in (obj.field(name) for name in section.fields)
+            if f is not None and editable(f) and policy.readable(ctx.principal, f)
+        ]
+        if not shown:
+            continue
+        card = ui.card().classes("w-full").props(f"data-form-section={section.key}")
+        with card.mark(f"form-section-{section.key}"):
+            if layout.saved:
+                ui.label(section.label(ctx.language)).classes("text-subtitle1")
+            with ui.grid(columns="repeat(auto-fill, minmax(280px, 1fr))").classes("w-full gap-3"):
+                for f in shown:
+                    inputs[f.name] = _input_for(ctx, f, record, record_id, prefill, input_ctx)
 
     def collect() -> dict[str, Any]:
         data = {}
@@ -381,6 +381,31 @@ def form_page(
         )
         back = f"/o/{obj.name}/{record_id}" if record_id is not None else f"/o/{obj.name}"
         ui.button(ctx.t("form.cancel"), on_click=lambda: ui.navigate.to(back)).props("flat")
+
+
+def _input_for(
+    ctx: PageContext,
+    f: FieldDef,
+    record: dict[str, Any],
+    record_id: int | None,
+    prefill: dict[str, str],
+    input_ctx: InputContext,
+) -> FieldInput:
+    """A field's input with its current value, or a new record's starting value."""
+    value = record.get(f.name)
+    if record_id is None and f.name in prefill:
+        value = _prefill_value(f, prefill[f.name])
+    elif record_id is None and f.type == "user" and f.name in OWNER_FIELDS:
+        value = ctx.principal.user_id
+    elif record_id is None and f.type == "choice" and f.name == "region":
+        value = ctx.principal.region
+    elif record_id is None:
+        value = handler_for(f.type).default(f).get(f.name)
+    item = field_input(f, value, input_ctx)
+    help_text = f.options.get("help")
+    if isinstance(help_text, dict) and help_text:
+        item.element.props["hint"] = pick_label(help_text, ctx.language, "")
+    return item
 
 
 def _prefill_value(f: FieldDef, text: str) -> Any:

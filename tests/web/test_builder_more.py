@@ -112,6 +112,28 @@ async def test_layout_hiding_a_related_list_removes_it_from_the_page(user, web_w
     await user.should_not_see("张伟")
 
 
+async def test_form_follows_the_layout_and_has_no_input_for_a_hidden_field(user, web_workspace):
+    # given an account layout of "Finance" (credit limit, industry) before "Basics" (name)
+    web_workspace.schema.save_layout(
+        "account",
+        {
+            "sections": [
+                {"key": "finance", "label": "Finance", "fields": ["credit_limit", "industry"]},
+                {"key": "basics", "label": "Basics", "fields": ["name"]},
+            ]
+        },
+    )
+
+    # when rep_east opens a new account's form
+    await sign_in(user, "rep_east", "/o/account/new")
+    await user.should_see(marker="field-name")
+
+    # then the inputs are grouped in the layout's order, without the hidden credit limit
+    assert element_id(user, "form-section-finance") < element_id(user, "form-section-basics")
+    assert element_id(user, "field-industry") < element_id(user, "field-name")
+    await user.should_not_see(marker="field-credit_limit")
+
+
 # Record page: timeline -----------------------------------------------------------------------
 async def test_timeline_shows_a_field_change_and_a_related_activity_in_time_order(
     user, web_workspace
