@@ -76,6 +76,19 @@ def test_read_all_marks_only_my_messages(rep_east, messages, crm_sqlite):
     assert Inbox(crm_sqlite.engine).unread_count(persona(crm_sqlite, "rep_south")) == 1
 
 
+def test_inbox_reads_and_marks_on_both_backends(crm):
+    # The same story on SQLite and PostgreSQL: post, count, mark one, mark the rest.
+    box = Inbox(crm.engine)
+    rep = persona(crm, "rep_east")
+    first = box.post(rep.user_id, "One")
+    box.post(rep.user_id, "Two")
+    assert box.unread_count(rep) == 2
+    assert box.mark_read(rep, first)["read_at"] is not None
+    assert [m["title"] for m in box.messages(rep, unread_only=True)] == ["Two"]
+    assert box.mark_all_read(rep) == 1
+    assert box.unread_count(rep) == 0
+
+
 def test_service_principal_has_no_inbox(crm_sqlite, messages):
     box = Inbox(crm_sqlite.engine)
     assert box.messages(SYSTEM) == []

@@ -343,3 +343,14 @@ async def test_short_list_counts_its_rows_without_a_count_query(user, web_worksp
     # then it says five records, and no count(*) of the opportunities was asked for
     await user.should_see("5 records")
     assert not [s for s in statements if s.startswith("SELECT count(*) AS count_1 FROM obj_")]
+
+
+async def test_inbox_speaks_chinese(user, web_workspace):
+    Inbox(web_workspace.engine).post(user_id(web_workspace, "rep_east"), "合同已审批")
+    await sign_in(user, "rep_east")
+    await user.open("/")
+    set_value(user, "language", "zh-CN")
+    await user.open("/inbox")
+    await user.should_see("收件箱")
+    await user.should_see("1 条未读")
+    await user.should_see("全部标为已读")
