@@ -6,6 +6,12 @@ refer to it (directly, or through a record that refers to it: an account's timel
 the visits logged against its contacts and opportunities), and the tasks linked to it.
 Each source is one query however many entries it has, so the page's statement count does
 not grow with the timeline; "show more" asks each source for one more page.
+
+Known shortcoming: a source is fetched newest ``time_field`` first, and records with an empty
+``time_field`` (placed at their creation) come first in that order. Many undated records can
+so push a dated one out of the first page until "show more" is pressed; this ends when the
+record service can sort by an expression (``coalesce(occurred_at, created_at)``).
+The field history is read whole (one query), as ``RecordService.history`` has no paging.
 """
 
 from __future__ import annotations
