@@ -566,7 +566,7 @@ def teams_page(ctx: PageContext) -> None:
                     icon="edit", on_click=lambda t=teams[i]: load(t, members.get(t["id"], []))
                 )
                 .props(f"flat dense data-team={teams[i]['id']}")
-                .mark(f"edit-team-{teams[i]['name']}")
+                .mark(f"edit-team-{teams[i]['id']}")
             ),
         )
 
@@ -671,7 +671,7 @@ def regions_page(ctx: PageContext) -> None:
             actions=lambda i: (
                 ui.button(icon="edit", on_click=lambda r=found[i]: load(r))
                 .props(f"flat dense data-region={found[i]['id']}")
-                .mark(f"edit-region-{found[i]['name']}")
+                .mark(f"edit-region-{found[i]['id']}")
             ),
         )
 
