@@ -72,6 +72,25 @@ async def test_record_page_with_two_sections_renders_them_in_order(user, web_wor
     assert "Industry" not in texts(user, "section-basics")
 
 
+async def test_record_page_sections_show_their_chinese_labels(user, web_workspace):
+    web_workspace.schema.save_layout(
+        "account",
+        {
+            "sections": [
+                {"key": "finance", "labels": {"en": "Finance", "zh-CN": "财务"}, "fields": ["name"]}
+            ]
+        },
+    )
+    account = record_id(web_workspace, "account", ACCOUNT)
+    user.http_client.headers["Accept-Language"] = "zh-CN,zh;q=0.9"
+
+    await sign_in(user, "rep_east", f"/o/account/{account}")
+
+    await user.should_see("财务")
+    await user.should_see("动态")  # the timeline
+    await user.should_not_see("Finance")
+
+
 async def test_field_hidden_from_a_rep_stays_hidden_despite_the_layout(user, web_workspace):
     # given a layout that puts the credit limit first, in a section of its own
     web_workspace.schema.save_layout(
