@@ -614,7 +614,8 @@ def teams_page(ctx: PageContext) -> None:
         name.value, region.value, lead.value, member_select.value = "", None, None, []
 
     def save() -> None:
-        data = {"name": (name.value or "").strip(), "region": region.value, "lead": lead.value}
+        name_text = (name.value or "").strip() or None
+        data = {"name": name_text, "region": region.value, "lead": lead.value}
         try:
             if editing["id"] is None:
                 team = ctx.workspace.records.create(ctx.principal, "team", data)
@@ -710,7 +711,7 @@ def regions_page(ctx: PageContext) -> None:
 
     def save() -> None:
         data = {
-            "name": (name.value or "").strip(),
+            "name": (name.value or "").strip() or None,
             "code": (code.value or "").strip() or None,
             "manager": manager.value,
         }

@@ -311,8 +311,17 @@ async def test_admin_team_without_name_is_refused_and_nothing_created(user, web_
     before = web_workspace.records.count(SYSTEM, "team")
     await sign_in(user, "admin", "/admin/teams")
     user.find(marker="save-team").click()
-    await user.should_see("name")
+    await user.should_see("name is required")
     assert web_workspace.records.count(SYSTEM, "team") == before
+
+
+async def test_manager_in_chinese_sees_workbench_headings_in_chinese(user, web_workspace):
+    west_team(web_workspace)
+    user.http_client.headers["Accept-Language"] = "zh-CN,zh;q=0.9"
+    await sign_in(user, "manager_west", "/team")
+    await user.should_see("按预计成交月份的预测")
+    assert table_rows(user, "team-win-rate")[0] == ["销售", "赢单", "输单", "赢率"]
+    await user.should_see("停滞商机：未关闭且 14 天以上无更新（1）")
 
 
 @pytest.mark.parametrize(
