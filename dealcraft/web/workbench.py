@@ -122,7 +122,13 @@ def _bar_option(names: list[str], values: list[float], horizontal: bool) -> dict
     if not horizontal:
         return {
             "tooltip": {},
-            "xAxis": {"type": "category", "data": names},
+            "grid": {"containLabel": True},
+            # Every category named, slanted so that stage names fit a phone's width.
+            "xAxis": {
+                "type": "category",
+                "data": names,
+                "axisLabel": {"interval": 0, "rotate": 30},
+            },
             "yAxis": {"type": "value"},
             "series": [{"type": "bar", "data": values}],
         }
