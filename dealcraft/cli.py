@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +31,7 @@ app.command("worker")(worker_command)
 
 console = Console()
 err_console = Console(stderr=True)
+
 
 def _workspace(data_dir: Path | None, initialise: bool = True):
     return open_workspace(data_dir, initialise=initialise)
@@ -65,6 +67,13 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    with_worker: Annotated[
+        bool,
+        typer.Option(
+            "--with-worker/--no-worker",
+            help="Also run the flow worker (`dealcraft worker`) beside the server.",
+        ),
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Serve the API (and web app) over HTTP."""
@@ -72,14 +81,40 @@ def serve(
 
     _workspace(data_dir).close()
     console.print(f"Dealcraft on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
-    uvicorn.run(
-        "dealcraft.app:serve_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-    )
+    worker = _start_worker(data_dir) if with_worker else None
+    try:
+        uvicorn.run(
+            "dealcraft.app:serve_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
+    finally:
+        if worker is not None:
+            _stop_worker(worker)
+
+
+def _start_worker(data_dir: Path | None) -> subprocess.Popen:
+    """``dealcraft worker`` as a child process, so flows run while the server does."""
+    command = [sys.executable, "-m", "dealcraft", "worker"]
+    if data_dir is not None:
+        command += ["--data-dir", str(data_dir)]
+    worker = subprocess.Popen(command)
+    console.print(f"flow worker running (pid {worker.pid})")
+    return worker
+
+
+def _stop_worker(worker: subprocess.Popen) -> None:
+    # The worker finishes the step it is on when asked to stop; a run it leaves is resumed
+    # by the next worker once its lease expires, so a kill after the grace period loses nothing.
+    worker.terminate()
+    try:
+        worker.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
 
 
 @app.command()
@@ -137,7 +172,7 @@ def demo(
     )
     workspace.close()
     if serve_after:
-        serve(host=host, port=port, workers=1, data_dir=data_dir)
+        serve(host=host, port=port, workers=1, with_worker=True, data_dir=data_dir)
 
 
 @db_app.command("upgrade")
