@@ -114,9 +114,7 @@ def frame(ctx: PageContext, title: str, objects: list[ObjectDef] | None = None) 
         ui.button(t("logout", ctx.language), on_click=_logout).props(
             "flat color=white dense data-testid=logout"
         ).mark("logout")
-    with (
-        ui.left_drawer(value=True).classes("bg-grey-1").props("width=220 breakpoint=700") as drawer
-    ):
+    with ui.left_drawer().classes("bg-grey-1").props("width=220 breakpoint=700") as drawer:
         _navigation(ctx, objects)
     with ui.column().classes("w-full max-w-screen-xl mx-auto p-2 gap-3"):
         yield

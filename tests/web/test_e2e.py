@@ -339,12 +339,6 @@ def fold_drawer(page) -> None:
         page.wait_for_timeout(400)  # the drawer's slide-out animation
 
 
-# Until ``frame`` in dealcraft/web/shell.py stops forcing the drawer open
-# (``ui.left_drawer(value=True)`` -> ``ui.left_drawer()``, so Quasar opens it only above the
-# 700 px breakpoint), a phone shows the navigation over the page on every load.
-@pytest.mark.xfail(
-    strict=True, reason="shell.frame opens the navigation drawer on every width (value=True)"
-)
 def test_phone_navigation_is_folded_behind_the_menu_button(phone, server):
     sign_in(phone, server, "rep_east")
     phone.wait_for_selector("[data-testid=my-pipeline] canvas")
