@@ -10,7 +10,7 @@ from typing import Protocol
 from sqlalchemy.engine import Connection, Engine
 
 from dealcraft.db.tx import write_transaction
-from dealcraft.events.outbox import OutboxEvent, expand, mark_delivered, pending
+from dealcraft.events.outbox import OutboxEvent, expand, has_pending, mark_delivered, pending
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,9 @@ class Dispatcher:
     def dispatch_once(self) -> int:
         """Deliver one batch of pending outbox rows; returns how many rows were delivered."""
         result = DispatchResult()
+        # A look first, so an empty outbox costs no write lock (wake-ups come per write).
+        if not has_pending(self.engine):
+            return 0
         with write_transaction(self.engine) as conn:
             rows = pending(conn, self.batch_size)
             if not rows:

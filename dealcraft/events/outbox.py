@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from dealcraft.db import system
 from dealcraft.errors import InvalidInput
@@ -113,6 +113,14 @@ def pending(conn: Connection, limit: int) -> list[OutboxEvent]:
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return [OutboxEvent.from_row(r) for r in conn.execute(query).mappings()]
+
+
+def has_pending(engine: Engine) -> bool:
+    """Whether any event waits for delivery (a read, no lock)."""
+    o = system.outbox
+    with engine.connect() as conn:
+        query = sa.select(o.c.id).where(o.c.delivered_at.is_(None)).limit(1)
+        return conn.execute(query).first() is not None
 
 
 def expand(events: list[OutboxEvent]) -> list[OutboxEvent]:
