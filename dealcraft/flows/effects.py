@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -212,12 +213,23 @@ def run_effect(
         logger.info("effect attempted again", extra={"effect_key": key, "attempt": attempt.number})
 
     # The attempt: nothing but the call itself between the two ledger transactions.
+    started = time.perf_counter()
     try:
         done = perform(attempt)
     except BaseException:
         ledger.release(key)
         raise
-    if not ledger.complete(key, done, audit_entry(done)):
+    performed = time.perf_counter()
+    completed = ledger.complete(key, done, audit_entry(done))
+    logger.debug(
+        "effect done",
+        extra={
+            "effect_key": key,
+            "perform_ms": round((performed - started) * 1000, 1),
+            "complete_ms": round((time.perf_counter() - performed) * 1000, 1),
+        },
+    )
+    if not completed:
         # Another effect claimed the same record first; try again, which recovers afresh.
         try:
             done = perform(Attempt(key, attempt.number + 1, attempt.watermark))
