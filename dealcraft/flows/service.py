@@ -168,6 +168,23 @@ class FlowService:
             for row in rows
         ]
 
+    def manual_flows(self, object_name: str) -> list[dict[str, Any]]:
+        """The enabled flows a person may start by hand on a record of ``object_name``."""
+        v = flow_versions
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(flows.c.name, v.c.definition)
+                .join(v, sa.and_(v.c.flow_id == flows.c.id, v.c.version == flows.c.current_version))
+                .where(flows.c.enabled.is_(True))
+                .order_by(flows.c.name)
+            ).all()
+        found = []
+        for name, definition in rows:
+            trigger = definition.get("trigger") or {}
+            if trigger.get("type") == "manual" and trigger.get("object") == object_name:
+                found.append({"name": name, "label": definition.get("label")})
+        return found
+
     def set_enabled(self, name: str, enabled: bool, principal: Principal = SYSTEM) -> None:
         _require_admin(principal)
         with write_transaction(self.engine) as conn:

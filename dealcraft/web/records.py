@@ -19,6 +19,7 @@ from dealcraft.errors import (
     ValidationFailed,
     VersionConflict,
 )
+from dealcraft.flows.service import FlowService
 from dealcraft.schema.layout import layout_of
 from dealcraft.schema.model import FieldDef, ObjectDef, pick_label
 from dealcraft.schema.types import handler_for
@@ -34,7 +35,7 @@ from dealcraft.web.fields import (
     reference_target,
     title_field,
 )
-from dealcraft.web.i18n import STRINGS
+from dealcraft.web.i18n import STRINGS, add_strings
 from dealcraft.web.session import PageContext
 from dealcraft.web.shell import (
     error_banner,
@@ -48,6 +49,16 @@ from dealcraft.web.timeline import timeline_card
 from dealcraft.workspace import Workspace
 
 logger = logging.getLogger(__name__)
+
+add_strings(
+    {
+        "record.flows": {"en": "Run a flow on this record:", "zh-CN": "对此记录运行流程："},
+        "record.flow_started": {
+            "en": "Flow started (run {run}); it continues in the background.",
+            "zh-CN": "流程已启动（运行 {run}），将在后台继续。",
+        },
+    }
+)
 
 # Lists show this many fields until the user chooses columns (the table scrolls sideways).
 LIST_COLUMNS = 12
@@ -147,6 +158,44 @@ def related_fields(ctx: PageContext, obj: ObjectDef) -> list[tuple[ObjectDef, Fi
     return found
 
 
+def _flow_label(flow: dict[str, Any], language: str) -> str:
+    label = flow.get("label")
+    if isinstance(label, dict):
+        return pick_label(label, language, flow["name"])
+    return str(label or flow["name"])
+
+
+def _flow_buttons(ctx: PageContext, obj: ObjectDef, record_id: int) -> None:
+    """A button per enabled flow with a manual trigger on this object ("run on this record").
+
+    The run acts as the flow's own service account; starting it needs only that the person
+    can see the record, which ``FlowService.start`` checks again.
+    """
+    service = FlowService(ctx.workspace)
+    manual = service.manual_flows(obj.name)
+    if not manual:
+        return
+
+    def start(name: str) -> None:
+        try:
+            run_id = service.start(name, ctx.principal, record_id=record_id)
+        except DealcraftError as e:
+            ui.notify(e.message, type="negative")
+            return
+        ui.notify(ctx.t("record.flow_started", run=run_id), type="positive")
+
+    with ui.row().classes("items-center gap-2").props("data-testid=record-flows"):
+        ui.label(ctx.t("record.flows")).classes("text-xs text-grey-7")
+        for flow in manual:
+            ui.button(
+                _flow_label(flow, ctx.language),
+                icon="bolt",
+                on_click=lambda n=flow["name"]: start(n),
+            ).props(f"outline dense data-testid=run-flow-{flow['name']}").mark(
+                f"run-flow-{flow['name']}"
+            )
+
+
 def record_page(ctx: PageContext, obj: ObjectDef, record_id: int) -> None:
     records = ctx.workspace.records
     record = records.get(ctx.principal, obj.name, record_id)
@@ -167,6 +216,7 @@ def record_page(ctx: PageContext, obj: ObjectDef, record_id: int) -> None:
         ui.button(ctx.t("record.delete"), icon="delete", on_click=lambda: confirm.open()).props(
             "flat color=negative"
         )
+    _flow_buttons(ctx, obj, record_id)
 
     with ui.dialog() as confirm, ui.card():
         ui.label(ctx.t("record.delete") + " " + record_title(obj, record) + "?")

@@ -363,3 +363,52 @@ async def test_shipped_flows_run_end_to_end_and_show_in_the_run_history(
         await user.should_see(last_steps[run["flow"]])
         (status,) = user.find(marker="run-status").elements
         assert status.text == "completed"
+
+
+# The manual trigger on a record page ---------------------------------------------------------
+async def test_record_page_rep_starts_a_manual_flow_on_their_deal(user, shipped, web_workspace):
+    # Given an enabled manual flow on opportunities that tells the owner's manager
+    manual_flow(
+        shipped,
+        "ask_for_help",
+        [
+            {
+                "id": "tell",
+                "type": "notify",
+                "channel": "inbox",
+                "user": "manager_east",
+                "title": "Help wanted on {{record.name}}",
+            }
+        ],
+    )
+    deal = record_id(web_workspace, "opportunity", "name = 'Hospital ERP phase 1'")
+
+    # When rep_east opens their deal and presses the flow's button
+    await sign_in(user, "rep_east", f"/o/opportunity/{deal}")
+    await user.should_see(marker="run-flow-ask_for_help")
+    user.find(marker="run-flow-ask_for_help").click()
+    await user.should_see("Flow started")
+
+    # Then one run is queued for that record, started by rep_east, and it tells the manager
+    runs = shipped.service.runs("ask_for_help")
+    assert [(r["record_id"], r["status"]) for r in runs] == [(deal, "pending")]
+    shipped.run_inline()
+    with web_workspace.engine.connect() as conn:
+        titles = conn.execute(sa.select(inbox.c.title)).scalars().all()
+    assert titles == ["Help wanted on Hospital ERP phase 1"]
+
+
+async def test_record_page_shows_no_flow_button_for_a_disabled_or_other_object_flow(
+    user, shipped, web_workspace
+):
+    # Given a manual flow on opportunities that is disabled, and the shipped (automatic) ones
+    manual_flow(shipped, "ask_for_help", [{"id": "x", "type": "condition", "if": "true"}])
+    shipped.service.set_enabled("ask_for_help", False)
+    account = record_id(web_workspace, "account", "name like '%'")
+    deal = record_id(web_workspace, "opportunity", "name = 'Hospital ERP phase 1'")
+
+    # When admin opens a deal and an account, then neither offers a flow to run
+    for path in (f"/o/opportunity/{deal}", f"/o/account/{account}"):
+        await sign_in(user, "admin", path)
+        await user.should_see(marker="record-title")
+        await user.should_not_see(marker="record-flows")
