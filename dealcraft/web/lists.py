@@ -27,17 +27,13 @@ from dealcraft.records.bulk_update import BulkUpdateResult, Target, update_each
 from dealcraft.records.transfer import export_file
 from dealcraft.saved_views.service import SavedViews
 from dealcraft.schema.model import FieldDef, ObjectDef
-from dealcraft.schema.types import handler_for
 from dealcraft.web.fields import (
-    REFERENCE_TYPES,
     FieldInput,
     InputContext,
     ReferenceTitles,
-    display,
     editable,
     field_input,
     record_title,
-    reference_target,
 )
 from dealcraft.web.i18n import add_strings
 from dealcraft.web.records import NOT_IN_LISTS, expression_error, list_fields
@@ -51,6 +47,7 @@ from dealcraft.web.shell import (
     require_context,
     to_login,
 )
+from dealcraft.web.tables import RecordTable
 from dealcraft.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -172,54 +169,41 @@ def render_table(
     obj: ObjectDef,
     rows: list[dict[str, Any]],
     fields: list[FieldDef],
-    header,
     state: ListState,
     on_select,
+    on_sort,
 ) -> None:
-    """Rows with a selection checkbox; the first field links to the record page.
+    """Rows with a selection box each, under a box that selects the whole page.
 
-    Titles of referenced records come in one query per referenced object, whatever the
-    number of rows.
+    The table is one element (see ``RecordTable``); titles of referenced records come in one
+    query per referenced object, whatever the number of rows.
     """
     refs = ReferenceTitles(ctx.workspace.records, ctx.principal).load(obj, rows)
-    page_ids = [r["id"] for r in rows]
-    with ui.element("div").classes("w-full overflow-x-auto"):
-        with ui.element("table").classes("dc-table w-full text-left text-sm"):
-            with ui.element("thead"), ui.element("tr"):
-                with ui.element("th").classes("p-2 border-b w-8"):
-                    ui.checkbox(
-                        value=bool(page_ids) and all(i in state.selected for i in page_ids),
-                        on_change=lambda e: on_select(rows, e.value),
-                    ).props("dense data-testid=select-page").mark("select-page").tooltip(
-                        ctx.t("list.select_page")
-                    )
-                for f in fields:
-                    with ui.element("th").classes("p-2 border-b"):
-                        header(f)
-            with ui.element("tbody"):
-                for row in rows:
-                    state.titles[row["id"]] = record_title(obj, row)
-                    with (
-                        ui.element("tr")
-                        .classes("hover:bg-grey-2")
-                        .props(f"data-record={row['id']}")
-                    ):
-                        with ui.element("td").classes("p-2 border-b"):
-                            ui.checkbox(
-                                value=row["id"] in state.selected,
-                                on_change=lambda e, r=row: on_select([r], e.value),
-                            ).props(f"dense data-testid=select-{row['id']}").mark(
-                                f"select-{row['id']}"
-                            )
-                        for i, f in enumerate(fields):
-                            with ui.element("td").classes("p-2 border-b"):
-                                text = display(f, row, ctx.language, refs)
-                                if i == 0:
-                                    ui.link(text or f"#{row['id']}", f"/o/{obj.name}/{row['id']}")
-                                elif f.type in REFERENCE_TYPES and row.get(f.name):
-                                    ui.link(text, f"/o/{reference_target(f)}/{row[f.name]}")
-                                else:
-                                    ui.label(text)
+    by_id = {r["id"]: r for r in rows}
+    for row in rows:
+        state.titles[row["id"]] = record_title(obj, row)
+
+    def select_one(record_id: int, chosen: bool) -> None:
+        row = by_id.get(record_id)
+        if row is not None:
+            on_select([row], chosen)
+
+    ui.checkbox(
+        ctx.t("list.select_page"),
+        value=all(i in state.selected for i in by_id),
+        on_change=lambda e: on_select(rows, e.value),
+    ).props("dense data-testid=select-page").mark("select-page")
+    RecordTable(
+        obj,
+        rows,
+        fields,
+        language=ctx.language,
+        refs=refs,
+        sort=state.sort,
+        selected=state.selected,
+        on_select=select_one,
+        on_sort=on_sort,
+    )
 
 
 # Page ----------------------------------------------------------------------------------------
@@ -419,16 +403,6 @@ def list_page(
         state.cursors = [None]
         table.refresh()
 
-    def header(f: FieldDef) -> None:
-        label = f.label(ctx.language)
-        if not handler_for(f.type).sortable:
-            ui.label(label)
-            return
-        arrow = {f.name: " ▲", f"-{f.name}": " ▼"}.get(state.sort, "")
-        ui.button(label + arrow, on_click=lambda f=f: toggle_sort(f)).props(
-            f"flat dense no-caps size=sm data-sort={f.name}"
-        )
-
     @ui.refreshable
     def table() -> None:
         try:
@@ -455,9 +429,8 @@ def list_page(
         if not page.data:
             ui.label(ctx.t("list.empty"))
         else:
-            render_table(
-                ctx, obj, page.data, chosen_fields(obj, state.columns), header, state, on_select
-            )
+            fields = chosen_fields(obj, state.columns)
+            render_table(ctx, obj, page.data, fields, state, on_select, toggle_sort)
         with ui.row().classes("gap-2"):
 
             def previous() -> None:

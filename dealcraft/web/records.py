@@ -45,6 +45,7 @@ from dealcraft.web.shell import (
     require_context,
     to_login,
 )
+from dealcraft.web.tables import RecordTable
 from dealcraft.web.timeline import timeline_card
 from dealcraft.workspace import Workspace
 
@@ -115,36 +116,10 @@ def render_rows(
     obj: ObjectDef,
     rows: list[dict[str, Any]],
     fields: list[FieldDef],
-    header=None,
 ) -> None:
     """A plain table of records whose first column links to the record page."""
     refs = ReferenceTitles(ctx.workspace.records, ctx.principal).load(obj, rows)
-    with ui.element("div").classes("w-full overflow-x-auto"):
-        with ui.element("table").classes("dc-table w-full text-left text-sm"):
-            with ui.element("thead"), ui.element("tr"):
-                for f in fields:
-                    with ui.element("th").classes("p-2 border-b"):
-                        if header is not None:
-                            header(f)
-                        else:
-                            ui.label(f.label(ctx.language))
-            with ui.element("tbody"):
-                for row in rows:
-                    with (
-                        ui.element("tr")
-                        .classes("hover:bg-grey-2")
-                        .props(f"data-record={row['id']}")
-                    ):
-                        for i, f in enumerate(fields):
-                            with ui.element("td").classes("p-2 border-b"):
-                                text = display(f, row, ctx.language, refs)
-                                if i == 0:
-                                    ui.link(text or f"#{row['id']}", f"/o/{obj.name}/{row['id']}")
-                                elif f.type in REFERENCE_TYPES and row.get(f.name):
-                                    target = reference_target(f)
-                                    ui.link(text, f"/o/{target}/{row[f.name]}")
-                                else:
-                                    ui.label(text)
+    RecordTable(obj, rows, fields, language=ctx.language, refs=refs)
 
 
 # Record page ---------------------------------------------------------------------------------
