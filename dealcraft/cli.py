@@ -229,6 +229,13 @@ def import_command(
     as_user: Annotated[
         str | None, typer.Option("--as", help="Act as this user (default: system).")
     ] = None,
+    keep_created_at: Annotated[
+        bool,
+        typer.Option(
+            "--keep-created-at",
+            help="New records take the file's created_at column (admins; historical data).",
+        ),
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Import records from CSV or XLSX."""
@@ -249,6 +256,7 @@ def import_command(
                 skip_bad_rows=skip_bad_rows,
                 mapping=mapping,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
+                keep_created_at=keep_created_at,
             )
     except DealcraftError as e:
         if report is not None and getattr(e, "rejected", None):

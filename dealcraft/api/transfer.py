@@ -87,6 +87,9 @@ def import_records(
     skip_bad_rows: bool = Form(False, description="import the good rows, report the bad ones"),
     mapping: str | None = Form(None, description='JSON: {"column": "field"}, "" ignores one'),
     format: str | None = Form(None, description="csv or xlsx, when the file name does not say"),
+    keep_created_at: bool = Form(
+        False, description="admins: new records take the file's created_at (historical data)"
+    ),
     principal: Principal = Depends(get_principal),
     workspace: Workspace = Depends(get_workspace),
 ) -> Any:
@@ -94,6 +97,8 @@ def import_records(
 
     All-or-nothing unless ``skip_bad_rows``: a bad row answers 422 ``import_rejected`` with
     every rejected row (data row number, column, field, code, message) and writes nothing.
+    ``keep_created_at`` is refused with 403 ``audit_fields_not_allowed`` unless the caller
+    is an admin.
     """
     overrides = parse_mapping(mapping)
     path = _save_upload(file, format)
@@ -107,6 +112,7 @@ def import_records(
             skip_bad_rows=skip_bad_rows,
             mapping=overrides,
             format=format,
+            keep_created_at=keep_created_at,
         )
     finally:
         path.unlink(missing_ok=True)

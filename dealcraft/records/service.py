@@ -16,6 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,6 +56,9 @@ logger = logging.getLogger(__name__)
 MAX_LIMIT = 500
 SCOPED_CACHE_SIZE = 256
 _DT = DateTimeType()
+# The one system column an import may set, and only when asked (``keep_created_at``).
+CREATED_AT = "created_at"
+_CREATED_AT_FIELD = FieldDef(object_name="", name=CREATED_AT, type="datetime", labels={})
 
 
 @dataclass
@@ -335,26 +339,29 @@ class RecordService:
                 }
             )
         for row in rows:
-            if row["field"] is not None and row["field"] not in visible:
+            # A create entry on created_at is a record imported with its creation date kept.
+            back_dated = row["operation"] == "create" and row["field"] == CREATED_AT
+            if row["field"] is not None and row["field"] not in visible and not back_dated:
                 continue
             new_value = row["new_value"]
             if row["operation"] == "create":
-                stored = new_value if isinstance(new_value, dict) else initial
+                stored = new_value if isinstance(new_value, dict) and not back_dated else initial
                 new_value = {k: shown(k, v) for k, v in stored.items() if k in visible}
             else:
                 new_value = shown(row["field"], new_value)
-            entries.append(
-                {
-                    "id": row["id"],
-                    "operation": row["operation"],
-                    "field": row["field"],
-                    "old_value": shown(row["field"], row["old_value"]),
-                    "new_value": new_value,
-                    "version": row["version"],
-                    "changed_by": row["changed_by"],
-                    "changed_at": _DT.dump(None, row["changed_at"]),  # type: ignore[arg-type]
-                }
-            )
+            entry = {
+                "id": row["id"],
+                "operation": row["operation"],
+                "field": None if back_dated else row["field"],
+                "old_value": None if back_dated else shown(row["field"], row["old_value"]),
+                "new_value": new_value,
+                "version": row["version"],
+                "changed_by": row["changed_by"],
+                "changed_at": _DT.dump(None, row["changed_at"]),  # type: ignore[arg-type]
+            }
+            if back_dated:
+                entry["created_at_supplied"] = row["new_value"]
+            entries.append(entry)
         return entries
 
     # Writing ----------------------------------------------------------------------------
@@ -422,16 +429,26 @@ class RecordService:
         skip_bad_rows: bool = False,
         batch_size: int = 2000,
         progress: Callable[[int], None] | None = None,
+        keep_created_at: bool = False,
     ) -> BulkResult:
         """Create many records in one transaction; with ``key``, update the matching ones.
 
         All-or-nothing unless ``skip_bad_rows``: a bad row raises ImportRejected and nothing
         is written. ``progress`` is called with the number of rows handled so far.
+
+        With ``keep_created_at`` (admins and the system principal only), a row's
+        ``created_at`` becomes the new record's creation date, for history imported from
+        another system; the history and audit entries of the create say it was supplied and
+        by whom. A row that updates an existing record keeps that record's creation date.
+        Without it, ``created_at`` is refused like every other platform column.
         """
         scoped, obj = self._resolve(principal, object_name, "import")
         self._check(principal, obj, "create")
+        if keep_created_at:
+            self.check_keep_created_at(principal, obj.name)
         key_field = self._key_field(obj, key)
         result = BulkResult()
+        now = utcnow()
 
         # Validate every row first, so a bad file writes nothing.
         prepared: list[tuple[int, dict[str, Any]]] = []
@@ -439,16 +456,29 @@ class RecordService:
         defaults: dict[int, set[str]] = {}
         plan = self._write_plan(scoped, obj)
         for number, data in enumerate(rows, start=1):
+            errors: list[FieldError] = []
+            created_at = None
+            if keep_created_at and isinstance(data, Mapping) and CREATED_AT in data:
+                data = dict(data)
+                try:
+                    created_at = supplied_created_at(data.pop(CREATED_AT), now)
+                except FieldError as e:
+                    errors.append(e)
             try:
                 defaults[number] = set()
                 values = self._prepare(
                     scoped, obj, data, creating=True, defaulted=defaults[number], plan=plan
                 )
-                prepared.append((number, values))
             except ValidationFailed as e:
+                errors.extend(e.errors)
+            if errors:
                 result.rejected.extend(
-                    RowError(number, err.field, err.code, err.message) for err in e.errors
+                    RowError(number, err.field, err.code, err.message) for err in errors
                 )
+                continue
+            if created_at is not None:
+                values[CREATED_AT] = created_at
+            prepared.append((number, values))
         if result.rejected and not skip_bad_rows:
             raise ImportRejected(result.rejected)
 
@@ -477,7 +507,9 @@ class RecordService:
             for number, values in prepared:
                 match = existing.get(values.get(key_field)) if key_field else None
                 if match is not None:
-                    given = {c: v for c, v in values.items() if c not in defaults[number]}
+                    # An update leaves the defaults, and the record's creation date, alone.
+                    skipped = defaults[number] | {CREATED_AT}
+                    given = {c: v for c, v in values.items() if c not in skipped}
                     changed = self._update(conn, principal, scoped, obj, match, given, None, events)
                     if changed:
                         self._check_in_scope(conn, scoped, obj, [match], "import")
@@ -499,6 +531,34 @@ class RecordService:
             result.created = len(result.ids)
         self._emit(events)
         return result
+
+    def check_keep_created_at(self, principal: Principal, object_name: str) -> None:
+        """Refuse ``keep_created_at`` to anyone but an admin or the system principal.
+
+        Setting a creation date back-dates a record: it changes sales-cycle and ageing
+        figures, so it is an admin's act (Salesforce's "set audit fields" permission).
+        """
+        if principal.is_admin:
+            return
+        obj = self.registry.view().objects.get(object_name)
+        if obj is None:
+            raise _object_not_found(object_name)
+        roles = ", ".join(sorted(principal.roles)) or "no role"
+        error = Forbidden(
+            f"only an admin may keep the created_at of imported records (keep_created_at); "
+            f"{principal.username} has {roles}",
+            code="audit_fields_not_allowed",
+            details={"field": CREATED_AT, "object": obj.name, "operation": "keep_created_at"},
+        )
+        self._audit_now(
+            principal,
+            "access.denied",
+            obj,
+            None,
+            {"operation": "keep_created_at", "code": error.code},
+            category="access",
+        )
+        raise error
 
     # Internals: authorisation ------------------------------------------------------------
     def _resolve(
@@ -888,32 +948,46 @@ class RecordService:
             "created_by": actor,
             "updated_by": actor,
         }
-        # Every row gets every column so one executemany statement serves the batch.
+        # Every row gets every column so one executemany statement serves the batch; a
+        # created_at supplied by an admin's import replaces the stamp's.
         all_columns = sorted({c for r in rows for c in r})
         full = [
             {**{c: r.get(c) for c in all_columns}, **stamp, "id": rid}
             for rid, r in zip(ids, rows, strict=True)
         ]
+        back_dated = [i for i, r in enumerate(rows) if r.get(CREATED_AT) is not None]
+        for i in back_dated:
+            full[i][CREATED_AT] = rows[i][CREATED_AT]
         if len(rows) == 1:
             del full[0]["id"]
             ids = [conn.execute(table.insert().values(full[0])).inserted_primary_key[0]]
         else:
             conn.execute(table.insert(), full)
-        if len(rows) == 1:
+        # A back-dated record gets its own create entry naming the date supplied and by
+        # whom, dated when it was really written.
+        supplied = {
+            i: {
+                "created_at": _DT.dump(None, rows[i][CREATED_AT]),  # type: ignore[arg-type]
+                "supplied_by": principal.username,
+            }
+            for i in back_dated
+        }
+        if len(rows) == 1 or supplied:
             conn.execute(
                 system.history.insert(),
                 [
                     {
                         "object_name": obj.name,
-                        "record_id": ids[0],
+                        "record_id": ids[i],
                         "operation": "create",
-                        "field": None,
+                        "field": CREATED_AT if i in supplied else None,
                         "old_value": None,
-                        "new_value": None,
+                        "new_value": supplied.get(i),
                         "version": 1,
                         "changed_by": actor,
                         "changed_at": now,
                     }
+                    for i in (supplied if len(rows) > 1 else [0])
                 ],
             )
             new_events = [
@@ -949,7 +1023,7 @@ class RecordService:
                 actor_id=actor,
                 object_name=obj.name,
                 record_id=ids[0],
-                data={"new": self._snapshot(scoped.view, obj, rows[0])},
+                data={"new": self._snapshot(scoped.view, obj, rows[0]), **_supplied_note(supplied)},
                 purpose=_purpose(principal),
             )
         elif self.audit is not None:
@@ -964,7 +1038,12 @@ class RecordService:
                 actor_id=actor,
                 object_name=obj.name,
                 record_id=ids[0],
-                data={"ids": [ids[0], ids[-1]], "count": len(ids), "sha256": digest},
+                data={
+                    "ids": [ids[0], ids[-1]],
+                    "count": len(ids),
+                    "sha256": digest,
+                    **_supplied_note(supplied),
+                },
                 purpose=_purpose(principal),
             )
         return ids
@@ -1180,3 +1259,50 @@ class RecordService:
 
 def _purpose(principal: Principal) -> str | None:
     return next(iter(sorted(principal.purposes)), None)
+
+
+def supplied_created_at(value: Any, now: datetime) -> datetime | None:
+    """A creation date an import supplies, as naive UTC; None when the value is blank.
+
+    ISO 8601 text or a datetime; a date (or a date-time without a zone) is read as UTC, so
+    ``2025-03-01`` is midnight UTC. A date after ``now`` is refused: history is in the past.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime.combine(value, time.min)
+    try:
+        moment = _DT.parse(_CREATED_AT_FIELD, value)
+    except FieldError as e:
+        raise FieldError(
+            CREATED_AT,
+            "invalid_datetime",
+            f"{CREATED_AT}: {value!r} is not a date-time; write ISO 8601, e.g. 2025-03-01 or "
+            "2025-03-01T09:30:00Z",
+            str(value),
+        ) from e
+    if moment > now:
+        shown = _DT.dump(None, moment)  # type: ignore[arg-type]
+        raise FieldError(
+            CREATED_AT,
+            "created_at_in_future",
+            f"{CREATED_AT} {shown} is in the future; a kept creation date must be before now",
+            shown,
+        )
+    return moment
+
+
+def _supplied_note(supplied: Mapping[int, dict[str, Any]]) -> dict[str, Any]:
+    """The audit data saying that creation dates were supplied, and by whom."""
+    if not supplied:
+        return {}
+    dates = sorted(s["created_at"] for s in supplied.values())
+    by = next(iter(supplied.values()))["supplied_by"]
+    return {
+        "created_at_supplied": {
+            "by": by,
+            "count": len(supplied),
+            "earliest": dates[0],
+            "latest": dates[-1],
+        }
+    }

@@ -27,7 +27,13 @@ from dealcraft.access.principal import Principal
 from dealcraft.db.tx import write_transaction
 from dealcraft.errors import FieldError, InvalidInput, NotFound
 from dealcraft.records.scoping import ScopedSchema
-from dealcraft.records.service import BulkResult, ImportRejected, RecordService, RowError
+from dealcraft.records.service import (
+    CREATED_AT,
+    BulkResult,
+    ImportRejected,
+    RecordService,
+    RowError,
+)
 from dealcraft.records.watermark import ExportRegistry, strip_marks
 from dealcraft.schema.model import SYSTEM_COLUMNS, FieldDef, ObjectDef
 from dealcraft.schema.types import handler_for
@@ -41,6 +47,9 @@ CONTENT_TYPES = {
 }
 EXPORT_PAGE_SIZE = 500
 MAX_IMPORT_ROWS = 200_000
+
+# Headers read as the creation date when an import keeps it (``keep_created_at``).
+CREATED_AT_HEADERS = ("created_at", "创建时间", "创建日期")
 
 # Words a spreadsheet may use for the extra keys of a field (money's ``<name>_currency``).
 KEY_SUFFIX_WORDS = {"_currency": ("currency", "币种", "货币")}
@@ -384,6 +393,7 @@ def import_file(
     mapping: Mapping[str, str] | None = None,
     format: str | None = None,
     progress: Progress | None = None,
+    keep_created_at: bool = False,
 ) -> BulkResult:
     """Import a CSV or XLSX file into ``object_name`` with one ``bulk_create``.
 
@@ -394,11 +404,23 @@ def import_file(
     (``duplicate_key``) on every row after the first; in all-or-nothing mode these are
     reported alone, before the rows are validated. Rejected rows carry the file's data row
     number and column.
+
+    With ``keep_created_at`` (admins only), the ``created_at`` column (or the one mapped to
+    ``created_at``) sets each new record's creation date; without it that column is ignored,
+    as every platform column is.
     """
     obj = _object(records, principal, object_name, "import")
+    if keep_created_at:
+        records.check_keep_created_at(principal, obj.name)
     path = Path(path)
     headers, table = read_table(path, format)
-    columns = resolve_mapping(obj, headers, mapping)
+    overrides = dict(mapping or {})
+    created_column = _created_at_column(headers, overrides) if keep_created_at else None
+    if created_column is not None:
+        overrides[created_column] = ""  # resolved as ignored, then mapped below
+    columns = resolve_mapping(obj, headers, overrides)
+    if created_column is not None:
+        columns[created_column] = CREATED_AT
     if key is not None and key not in columns.values() and obj.field(key) is not None:
         raise InvalidInput(
             f"cannot match rows on {key!r}: no column of the file maps to it",
@@ -448,6 +470,7 @@ def import_file(
             key=key,
             skip_bad_rows=skip_bad_rows,
             progress=(lambda done: progress(done, total)) if progress else None,
+            keep_created_at=keep_created_at,
         )
     except ImportRejected as e:
         raise ImportRejected(renumber(e.rejected)) from e
@@ -464,6 +487,38 @@ def import_file(
         },
     )
     return result
+
+
+def _created_at_column(headers: list[str], overrides: dict[str, str]) -> str:
+    """The column holding the creation dates: the one mapped to ``created_at``, else the one
+    named like it (``created_at``, ``Created at``, ``创建时间``)."""
+    mapped = [c for c, k in overrides.items() if k == CREATED_AT]
+    if len(mapped) > 1:
+        raise InvalidInput(
+            f"columns {mapped[0]!r} and {mapped[1]!r} both map to {CREATED_AT!r}; "
+            "map one of them to another field or to nothing",
+            code="duplicate_mapping",
+            details={"field": "mapping", "column": mapped[1], "value": CREATED_AT},
+        )
+    if mapped:
+        return mapped[0]
+    names = {normalise_header(h) for h in CREATED_AT_HEADERS}
+    named = [h for h in headers if normalise_header(h) in names and h not in overrides]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        raise InvalidInput(
+            f"columns {named[0]!r} and {named[1]!r} could both be the creation date; "
+            f"map the one to keep (--map '{named[0]}={CREATED_AT}')",
+            code="duplicate_mapping",
+            details={"field": "mapping", "column": named[1], "value": CREATED_AT},
+        )
+    raise InvalidInput(
+        f"keep_created_at needs a {CREATED_AT} column, and no column of the file is one; "
+        f"name it {CREATED_AT} or map it (--map 'COLUMN={CREATED_AT}')",
+        code="created_at_not_mapped",
+        details={"field": "mapping", "value": CREATED_AT, "columns": headers},
+    )
 
 
 def _duplicate_keys(
