@@ -442,10 +442,11 @@ class RecordService:
         by whom. A row that updates an existing record keeps that record's creation date.
         Without it, ``created_at`` is refused like every other platform column.
         """
+        if keep_created_at:
+            # First: "only an admin may" is the answer even to someone who may not import.
+            self.check_keep_created_at(principal, object_name)
         scoped, obj = self._resolve(principal, object_name, "import")
         self._check(principal, obj, "create")
-        if keep_created_at:
-            self.check_keep_created_at(principal, obj.name)
         key_field = self._key_field(obj, key)
         result = BulkResult()
         now = utcnow()

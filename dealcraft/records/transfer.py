@@ -409,9 +409,9 @@ def import_file(
     ``created_at``) sets each new record's creation date; without it that column is ignored,
     as every platform column is.
     """
-    obj = _object(records, principal, object_name, "import")
     if keep_created_at:
-        records.check_keep_created_at(principal, obj.name)
+        records.check_keep_created_at(principal, object_name)
+    obj = _object(records, principal, object_name, "import")
     path = Path(path)
     headers, table = read_table(path, format)
     overrides = dict(mapping or {})
