@@ -2,7 +2,8 @@
 
 The record service calls ``OutboxWaker.poke`` after a write that put events in the outbox has
 committed. The waker puts one "dispatch now" task on the flow queue (SqliteHuey or RedisHuey,
-so it reaches a worker in another process); the worker's task delivers the outbox at once.
+so it reaches a worker in another process); the worker's task wakes its pump, which delivers
+the outbox at once (on the pump's thread, so the queue's workers keep advancing runs).
 A burst of writes enqueues once: pokes that arrive while a task is being enqueued, or within
 ``interval`` after it, are folded into one more task. The outbox row stays the guarantee: a
 lost or late wake-up only means the worker's poll delivers the event instead.
@@ -56,15 +57,15 @@ class OutboxWaker:
         self.enqueued += 1
 
 
-def dispatch_task(huey: Huey, drain: Callable[[], Any]) -> Any:
-    """Register "dispatch now" on ``huey``: the worker passes its dispatcher's ``drain``.
+def dispatch_task(huey: Huey, wake: Callable[[], Any]) -> Any:
+    """Register "dispatch now" on ``huey``: the worker passes what wakes its pump.
 
     Huey names a task by the module of its function as well, so writers and the worker
     register it here, under one name.
     """
 
     def dispatch_now() -> None:
-        drain()
+        wake()
 
     return huey.task(name=DISPATCH_TASK)(dispatch_now)
 

@@ -60,9 +60,11 @@ class FlowEngine:
         self.time_triggers = TimeTriggers(workspace, self.runner)
         self.huey = huey if huey is not None else make_huey(workspace)
         self._advance_task = self.huey.task(name=TASK_NAME)(self._advance)
-        # "Dispatch now", enqueued by writers after commit (dealcraft.events.wakeup).
-        dispatch_task(self.huey, self.dispatcher.drain)
+        # "Dispatch now", enqueued by writers after commit (dealcraft.events.wakeup): the
+        # task only wakes the pump, so the dispatch never takes a queue worker's turn.
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        dispatch_task(self.huey, self._wake.set)
 
     def _advance(self, run_id: int) -> None:
         self.runner.advance(run_id)
@@ -97,16 +99,18 @@ class FlowEngine:
 
     def pump_forever(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()  # before the pass: a wake-up during it brings the next one
             try:
                 busy = self.pump_once()
             except Exception:
                 logger.exception("flow pump failed; retrying")
                 busy = 0
             if not busy:
-                self._stop.wait(self.settings.pump_seconds)
+                self._wake.wait(self.settings.pump_seconds)
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
 
     # Inline, for tests and the CLI ---------------------------------------------------------
     def run_inline(self, max_rounds: int = 200) -> int:
