@@ -105,13 +105,14 @@ class RecordTable(ui.html):
 
     def header(self, f: FieldDef, language: str, sort: str | None) -> str:
         label = f.label(language)
-        self.texts.append(label)
         if self.on_sort is None or not handler_for(f.type).sortable:
+            self.texts.append(label)
             return escape(label)
-        text = escape(label + sort_arrow(f, sort))
+        text = label + sort_arrow(f, sort)
+        self.texts.append(text)
         return (
             f'<button type="button" class="{SORT_CLASSES}" data-sort="{escape(f.name)}"'
-            f' data-testid="sort-{escape(f.name)}">{text}</button>'
+            f' data-testid="sort-{escape(f.name)}">{escape(text)}</button>'
         )
 
     def row(
