@@ -246,6 +246,46 @@ def test_bad_filter_shows_offending_token_in_the_browser(page, server):
     page.screenshot_step("filter-error")
 
 
+def test_rep_selects_rows_and_sorts_the_list_in_the_browser(page, server):
+    # given rep_east's deal named like HTML that would run a script
+    hostile = "<img src=x onerror=alert(1)>"
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    sign_in(page, server, "rep_east")
+    page.goto(f"{server}/o/opportunity/new")
+    page.fill("[data-field=name]", hostile)
+    page.click("[data-testid=save]")
+    page.wait_for_url(re.compile(r".*/o/opportunity/\d+$"))
+    deal_id = int(page.url.rsplit("/", 1)[1])
+
+    # when they open the list sorted by name, then the name shows as text and runs nothing
+    page.goto(f"{server}/o/opportunity?sort=name")
+    row = page.locator(f"tr[data-record='{deal_id}']")
+    row.wait_for()
+    assert row.locator("a").first.inner_text() == hostile
+    assert row.locator("a").first.get_attribute("href") == f"/o/opportunity/{deal_id}"
+    assert page.locator("[data-testid=record-table] img").count() == 0
+    page.screenshot_step("list")
+
+    # when they tick two rows and untick one, then bulk edit counts what is ticked
+    ids = page.locator("tr[data-record]").evaluate_all("rows => rows.map(r => r.dataset.record)")
+    page.check(f"[data-testid=select-{ids[0]}]")
+    page.check(f"[data-testid=select-{ids[1]}]")
+    page.get_by_text("Edit selected (2)").wait_for()
+    page.uncheck(f"[data-testid=select-{ids[0]}]")
+    page.get_by_text("Edit selected (1)").wait_for()
+
+    # when they click the name header, then the list sorts the other way and the ticked row
+    # stays ticked
+    page.click("[data-testid=sort-name]")
+    page.get_by_text("Name ▼").wait_for()
+    after = page.locator("tr[data-record]").evaluate_all("rows => rows.map(r => r.dataset.record)")
+    assert after != ids
+    if ids[1] in after:
+        assert page.is_checked(f"[data-testid=select-{ids[1]}]")
+    assert dialogs == []
+
+
 def test_workbenches_render_for_each_role(page, server):
     for username, path, marker in (
         ("rep_east", "/", "my-pipeline"),
