@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -65,6 +65,7 @@ class Accounts:
     contact_ids: list[int] = field(default_factory=list)
     contact_call: list[str] = field(default_factory=list)
     contact_title: list[str] = field(default_factory=list)
+    created_on: list[date] = field(default_factory=list)  # the account's creation day
 
 
 @dataclass
@@ -102,6 +103,8 @@ class DemoBuilder:
         # Dates are relative to the build day: won deals closed in the past, open ones close
         # in the future. Two builds with one seed on the same day are identical.
         self.today = today or datetime.now(CHINA_TZ).date()
+        # Records are written with historical creation dates, never later than this.
+        self.started = datetime.now(UTC)
         self.fake = Faker("zh_CN")
         self.counts: dict[str, int] = {}
         self.org = Org()
@@ -127,6 +130,14 @@ class DemoBuilder:
             tzinfo=CHINA_TZ,
         )
 
+    def created(self, rng: random.Random, day: date) -> datetime:
+        """A record's creation: office hours on ``day``, but never after the build began
+        (the record service refuses a creation date in the future)."""
+        return self.before_now(self.moment(rng, day))
+
+    def before_now(self, moment: datetime) -> datetime:
+        return min(moment, self.started)
+
     @property
     def now(self) -> datetime:
         return datetime(self.today.year, self.today.month, self.today.day, 19, 0, tzinfo=CHINA_TZ)
@@ -147,7 +158,9 @@ class DemoBuilder:
     ) -> list[int]:
         """Create ``rows`` in one record-service call; returns their ids in order.
 
-        ``done`` and ``total`` place this chunk within its step for the progress report.
+        ``done`` and ``total`` place this chunk within its step for the progress report. A
+        row's ``created_at`` is kept (the demo's history is back-dated, so a sales cycle
+        can be measured); rows without one are created now.
         """
         if not rows:
             return []
@@ -159,6 +172,7 @@ class DemoBuilder:
             rows,
             batch_size=2_000,
             progress=lambda n: self.report(label, done + n, goal),
+            keep_created_at=True,
         )
         self.counts[object_name] = self.counts.get(object_name, 0) + result.created
         return result.ids

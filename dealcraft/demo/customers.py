@@ -33,12 +33,16 @@ FAKER_BRANDS = sorted(
     }
 )
 EMPLOYEES = {"A": 3_000, "B": 800, "C": 200, "D": 40}
+# How long ago accounts were opened: before any of the demo's deals was created.
+ACCOUNT_AGE_DAYS = (910, 1460)
 
 
 def build_accounts(b: DemoBuilder) -> None:
     """Accounts in chunks; each chunk's contacts are written right after it."""
     rng = b.rng("accounts")
     contact_rng = random.Random(f"{b.seed}:contacts")
+    # Creation dates from their own generator, so the accounts and contacts stay the same.
+    dates = random.Random(f"{b.seed}:accounts:created")
     acc = b.accounts
     total = b.scale.accounts
     contact_counts = [contact_rng.randint(3, 6) for _ in range(total)]
@@ -58,7 +62,11 @@ def build_accounts(b: DemoBuilder) -> None:
             acc.contact_start.append(len(acc.contact_call))
             acc.contact_count.append(contact_counts[index])
             for n in range(contact_counts[index]):
-                rows.append(_contact(b, contact_rng, index, n, domain))
+                row = _contact(b, contact_rng, index, n, domain)
+                # Met some time after the account was opened, and before today.
+                met = acc.created_on[index] + timedelta(days=dates.randint(0, 400))
+                row["created_at"] = b.created(dates, min(met, b.today))
+                rows.append(row)
         domains.clear()
         acc.contact_ids.extend(b.write("contact", rows, done=contacts_done, total=contacts_total))
         contacts_done += len(rows)
@@ -66,6 +74,10 @@ def build_accounts(b: DemoBuilder) -> None:
     def generate(count: int, as_groups: bool) -> Iterator[dict[str, Any]]:
         for _ in range(count):
             row, domain = _account(b, rng, seen, groups, as_groups)
+            # Opened before its oldest deal was (deals go back up to 900 days).
+            opened = b.today - timedelta(days=dates.randint(*ACCOUNT_AGE_DAYS))
+            acc.created_on.append(opened)
+            row["created_at"] = b.created(dates, opened)
             domains.append(domain)
             yield row
 
@@ -215,10 +227,12 @@ def _contact(b: DemoBuilder, rng: random.Random, index: int, n: int, domain: str
 
 def build_leads(b: DemoBuilder) -> None:
     rng = b.rng("leads")
-    b.write_chunks("lead", (_lead(b, rng) for _ in range(b.scale.leads)), total=b.scale.leads)
+    dates = random.Random(f"{b.seed}:leads:created")
+    total = b.scale.leads
+    b.write_chunks("lead", (_lead(b, rng, dates) for _ in range(total)), total=total)
 
 
-def _lead(b: DemoBuilder, rng: random.Random) -> dict[str, Any]:
+def _lead(b: DemoBuilder, rng: random.Random, dates: random.Random) -> dict[str, Any]:
     region = REGION_PICK.pick(rng)
     status = STATUS_PICK.pick(rng)
     name, pinyin, _surname = people.person_name(rng)
@@ -233,6 +247,9 @@ def _lead(b: DemoBuilder, rng: random.Random) -> dict[str, Any]:
         "region": region,
     }
     if status == "new":
+        # Came in over the last two weeks and waits to be assigned.
+        arrived = b.now - timedelta(minutes=dates.randint(10, 14 * 24 * 60))
+        row["created_at"] = b.before_now(arrived)
         return row
 
     # Assigned some time ago; most are contacted within hours, some only days later, and
@@ -240,6 +257,9 @@ def _lead(b: DemoBuilder, rng: random.Random) -> dict[str, Any]:
     assigned_at = b.now - timedelta(minutes=rng.randint(60, 90 * 24 * 60))
     row["assigned_to"] = rng.choice(b.org.reps_by_region[region]).user_id
     row["assigned_at"] = assigned_at
+    # Came in up to two days before it was assigned.
+    arrived = assigned_at - timedelta(minutes=dates.randint(5, 2 * 24 * 60))
+    row["created_at"] = b.before_now(arrived)
     contacted = status in ("contacted", "qualified", "converted") or (
         status == "disqualified" and rng.random() < 0.6
     )

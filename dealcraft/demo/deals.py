@@ -22,25 +22,31 @@ COMPETITOR_PICK = Weighted(text.COMPETITOR_WEIGHTS)
 COMPETITOR_COUNT = Weighted({0: 30, 1: 40, 2: 22, 3: 8})
 ACTIVITY_PICK = Weighted(text.ACTIVITY_WEIGHTS)
 CLOSED_SHARE = 0.46  # of all opportunities, won or lost
+# Days from a deal's creation to its close (the sales cycle), for closed deals.
+CYCLE_DAYS = (20, 180)
 MIN_AMOUNT, MAX_AMOUNT = 50_000, 5_000_000
 
 
 # Opportunities ---------------------------------------------------------------------------
 def build_opportunities(b: DemoBuilder) -> None:
     rng = b.rng("opportunities")
+    # Creation dates come from their own generator, so the deals themselves stay the same.
+    dates = random.Random(f"{b.seed}:opportunities:created")
     acc = b.accounts
     # Strategic accounts carry more deals than small ones.
     account_pick = Weighted([(i, text.GRADE_DEALS[g]) for i, g in enumerate(acc.grade)])
     total = b.scale.opportunities
     b.write_chunks(
         "opportunity",
-        (_opportunity(b, rng, account_pick.pick(rng)) for _ in range(total)),
+        (_opportunity(b, rng, dates, account_pick.pick(rng)) for _ in range(total)),
         total=total,
         on_written=b.deals.ids.extend,
     )
 
 
-def _opportunity(b: DemoBuilder, rng: random.Random, index: int) -> dict[str, Any]:
+def _opportunity(
+    b: DemoBuilder, rng: random.Random, dates: random.Random, index: int
+) -> dict[str, Any]:
     acc, deals = b.accounts, b.deals
     industry, grade = acc.industry[index], acc.grade[index]
     owner = acc.owner[index]
@@ -48,12 +54,17 @@ def _opportunity(b: DemoBuilder, rng: random.Random, index: int) -> dict[str, An
         owner = rng.choice(b.org.reps_by_region[acc.region[index]]).user_id
 
     # Closed deals are won as often as their owner's skill says.
+    # Closed deals are created a sales cycle before their close; open ones were created
+    # some weeks ago, the further along the longer.
     if rng.random() < CLOSED_SHARE:
         stage = "won" if rng.random() < b.org.skill.get(owner, 0.5) else "lost"
         close = b.today - timedelta(days=rng.randint(1, 720))
+        created_on = close - timedelta(days=dates.randint(*CYCLE_DAYS))
     else:
         stage = OPEN_STAGE_PICK.pick(rng)
         close = b.today + timedelta(days=rng.randint(7, 60 + 30 * _stage_distance(stage)))
+        age = dates.randint(3, 40) + 20 * (5 - _stage_distance(stage))
+        created_on = b.today - timedelta(days=age)
 
     median = text.MEDIAN_AMOUNT[industry] * text.GRADE_FACTOR[grade]
     amount = median * math.exp(rng.gauss(0, 0.7))
@@ -69,6 +80,7 @@ def _opportunity(b: DemoBuilder, rng: random.Random, index: int) -> dict[str, An
         "close_date": close,
         "owner": owner,
         "competitors": competitors,
+        "created_at": b.created(dates, created_on),
     }
     if stage == "lost":
         reason = LOSS_PICK.pick(rng)
@@ -248,10 +260,15 @@ def build_activities(b: DemoBuilder) -> None:
     acc = b.accounts
     account_pick = Weighted([(i, text.GRADE_DEALS[g]) for i, g in enumerate(acc.grade)])
     total = b.scale.activities
-    b.write_chunks("activity", (_activity(b, rng, account_pick) for _ in range(total)), total=total)
+    dates = random.Random(f"{b.seed}:activities:created")
+    b.write_chunks(
+        "activity", (_activity(b, rng, dates, account_pick) for _ in range(total)), total=total
+    )
 
 
-def _activity(b: DemoBuilder, rng: random.Random, account_pick: Weighted) -> dict[str, Any]:
+def _activity(
+    b: DemoBuilder, rng: random.Random, dates: random.Random, account_pick: Weighted
+) -> dict[str, Any]:
     acc, deals = b.accounts, b.deals
 
     # Most activities work a deal (before it closed); the rest keep the account warm.
@@ -271,14 +288,17 @@ def _activity(b: DemoBuilder, rng: random.Random, account_pick: Weighted) -> dic
     industry = acc.industry[index]
     topic = rng.choice(text.PROJECTS[industry])
     call, title = acc.contact_call[contact], acc.contact_title[contact]
+    occurred_at = b.moment(rng, day)
     row: dict[str, Any] = {
         "type": kind,
         "subject": rng.choice(text.SUBJECTS[kind]).format(topic=topic, title=title),
         "account": acc.ids[index],
         "contact": acc.contact_ids[contact],
-        "occurred_at": b.moment(rng, day),
+        "occurred_at": occurred_at,
         "outcome": rng.choice(text.OUTCOMES),
         "owner": owner,
+        # Logged in the CRM a little after it happened.
+        "created_at": b.before_now(occurred_at + timedelta(minutes=dates.randint(5, 240))),
     }
     if deal is not None:
         row["opportunity"] = deals.ids[deal]

@@ -22,6 +22,7 @@ from dealcraft.demo.people import credit_code_is_valid
 from dealcraft.errors import Conflict, InvalidInput, Unauthorized
 from dealcraft.flows.examples import SERVICE_ACCOUNT
 from dealcraft.settings import Settings
+from dealcraft.web.workbench import rep_records
 from dealcraft.workspace import Workspace
 
 PERSONAS = {
@@ -183,6 +184,52 @@ def test_build_demo_has_deals_in_every_stage_with_the_stage_probability(small_de
         assert (deal["close_date"] < today) if closed else (deal["close_date"] > today), deal
         assert (deal["loss_reason"] is not None) == (deal["stage"] == "lost"), deal
     assert any(len(d["competitors"] or []) >= 2 for d in deals)
+
+
+def test_build_demo_creates_deals_a_sales_cycle_before_they_close(small_demo):
+    workspace, _summary, _reports = small_demo
+    today = date.today()
+
+    deals = all_records(workspace, "opportunity")
+
+    # Closed deals were created 20-180 days before their close, open ones before today
+    closed = [d for d in deals if d["stage"] in ("won", "lost")]
+    for deal in deals:
+        created = date.fromisoformat(deal["created_at"][:10])
+        if deal["stage"] in ("won", "lost"):
+            assert 20 <= (date.fromisoformat(deal["close_date"]) - created).days <= 180, deal
+        else:
+            assert created < today, deal
+    # so the workbench measures every rep's sales cycle in days, from created_at to the close
+    cycles = {owner: rep.average_cycle for owner, rep in rep_records(closed).items()}
+    assert len(cycles) >= 5
+    assert all(c is not None and 20 <= c <= 180 for c in cycles.values()), cycles
+    # and the history of a deal says its creation date was supplied by the demo builder
+    (created,) = workspace.records.history(SYSTEM, "opportunity", deals[0]["id"])
+    assert created["created_at_supplied"] == {
+        "created_at": deals[0]["created_at"],
+        "supplied_by": "system",
+    }
+
+
+def test_build_demo_back_dates_accounts_before_their_deals_and_activities_after_they_happen(
+    small_demo,
+):
+    workspace, _summary, _reports = small_demo
+    accounts = {a["id"]: a for a in all_records(workspace, "account")}
+
+    deals = all_records(workspace, "opportunity")
+    activities = all_records(workspace, "activity")
+    leads = all_records(workspace, "lead")
+
+    assert all(d["created_at"] > accounts[d["account"]]["created_at"] for d in deals)
+    contacts = all_records(workspace, "contact")
+    opened = {i: a["created_at"][:10] for i, a in accounts.items()}
+    assert all(c["created_at"][:10] >= opened[c["account"]] for c in contacts)
+    logged = [a for a in activities if a["created_at"] > a["occurred_at"]]
+    assert len(logged) > 0.9 * len(activities)
+    assigned = [lead for lead in leads if lead["assigned_at"]]
+    assert assigned and all(lead["created_at"] < lead["assigned_at"] for lead in assigned)
 
 
 def test_build_demo_signs_a_contract_for_every_won_deal_with_payments_adding_up(small_demo):
