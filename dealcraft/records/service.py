@@ -544,6 +544,9 @@ class RecordService:
         obj = self.registry.view().objects.get(object_name)
         if obj is None:
             raise _object_not_found(object_name)
+        if principal.user_id is None:
+            # Signed out: refused as every other request of theirs is (unauthorized).
+            self.policy.check_operation(principal, obj, "import")
         roles = ", ".join(sorted(principal.roles)) or "no role"
         error = Forbidden(
             f"only an admin may keep the created_at of imported records (keep_created_at); "

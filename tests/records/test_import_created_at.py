@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from fixtures_fast import persona
 
-from dealcraft.access.principal import SYSTEM
-from dealcraft.errors import Forbidden, InvalidInput
+from dealcraft.access.principal import SYSTEM, Principal
+from dealcraft.errors import Forbidden, InvalidInput, Unauthorized
 from dealcraft.records import transfer
 from dealcraft.records.service import ImportRejected
 
@@ -213,6 +213,51 @@ def test_bulk_create_keeping_created_at_as_director_is_refused(crm):
     # Then it is refused before any row is read
     assert error.value.code == "audit_fields_not_allowed"
     assert deals(crm) == []
+
+
+def test_import_keeping_created_at_signed_out_is_refused_as_unauthorized(crm, tmp_path):
+    # Given someone who is not signed in
+    stranger = Principal(user_id=None, username="stranger")
+    source = write_csv(tmp_path / "history.csv", HISTORY)
+
+    # When they ask to keep creation dates
+    with pytest.raises(Unauthorized) as error:
+        transfer.import_file(crm.records, stranger, "opportunity", source, keep_created_at=True)
+
+    # Then they hear what every other request of theirs hears
+    assert error.value.code == "unauthorized"
+    assert deals(crm) == []
+
+
+def test_cli_import_keeping_created_at_as_system_or_as_rep(crm, tmp_path, monkeypatch):
+    # Given the command line on this workspace, and a file of historical deals
+    from typer.testing import CliRunner
+
+    from dealcraft.cli import app
+
+    monkeypatch.setenv("DEALCRAFT_DATABASE_URL", crm.settings.database_url)
+    monkeypatch.setenv("DEALCRAFT_ENV", "test")
+    source = write_csv(tmp_path / "history.csv", HISTORY)
+    data_dir = str(crm.settings.data_dir)
+
+    def run(*args: str):
+        return CliRunner().invoke(
+            app, ["import", "opportunity", str(source), *args, "--data-dir", data_dir]
+        )
+
+    # When rep_east, then the system user (the default) import it keeping the dates
+    refused = run("--keep-created-at", "--as", "rep_east")
+    kept = run("--keep-created-at")
+
+    # Then the rep is refused with the code, and the system import keeps the dates
+    assert refused.exit_code == 1
+    assert "audit_fields_not_allowed" in refused.output
+    assert kept.exit_code == 0, kept.output
+    assert "created 2" in kept.output
+    assert [d["created_at"] for d in deals(crm)] == [
+        "2025-03-01T00:00:00Z",
+        "2025-01-10T01:30:00Z",
+    ]
 
 
 def test_import_with_a_future_created_at_is_refused_naming_row_and_value(crm, admin_ada, tmp_path):
