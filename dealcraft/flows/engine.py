@@ -131,6 +131,8 @@ class FlowEngine:
 def run_worker(workspace: Workspace, workers: int = 4) -> None:
     """``dealcraft worker``: the Huey consumer plus the pump, until SIGINT or SIGTERM."""
     engine = FlowEngine(workspace)
+    # The worker's own writes (flow steps) wake its pump directly, not through the queue.
+    workspace.records.after_commit = lambda events: engine._wake.set()
     pump = threading.Thread(target=engine.pump_forever, name="flow-pump", daemon=True)
     pump.start()
     consumer = engine.huey.create_consumer(
