@@ -8,7 +8,7 @@ tests that need their own workspace build another. Password hashing is made chea
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from argon2 import PasswordHasher
@@ -22,7 +22,7 @@ from dealcraft.demo.people import credit_code_is_valid
 from dealcraft.errors import Conflict, InvalidInput, Unauthorized
 from dealcraft.flows.examples import SERVICE_ACCOUNT
 from dealcraft.settings import Settings
-from dealcraft.web.workbench import rep_records
+from dealcraft.web.workbench import WIN_RATE_MONTHS, rep_records
 from dealcraft.workspace import Workspace
 
 PERSONAS = {
@@ -200,8 +200,11 @@ def test_build_demo_creates_deals_a_sales_cycle_before_they_close(small_demo):
             assert 20 <= (date.fromisoformat(deal["close_date"]) - created).days <= 180, deal
         else:
             assert created < today, deal
-    # so the workbench measures every rep's sales cycle in days, from created_at to the close
-    cycles = {owner: rep.average_cycle for owner, rep in rep_records(closed).items()}
+    # so the workbench measures every rep's sales cycle in days, from created_at to the close,
+    # over the deals closed in its window (the last WIN_RATE_MONTHS months)
+    since = (today - timedelta(days=31 * WIN_RATE_MONTHS)).isoformat()
+    window = [d for d in closed if d["close_date"] >= since]
+    cycles = {owner: rep.average_cycle for owner, rep in rep_records(window).items()}
     assert len(cycles) >= 5
     assert all(c is not None and 20 <= c <= 180 for c in cycles.values()), cycles
     # and the history of a deal says its creation date was supplied by the demo builder
