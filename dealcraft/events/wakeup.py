@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 DISPATCH_TASK = "dealcraft.flows.dispatch"
 # A queue this long is backed up (or has no worker): the poll will find the events anyway.
 BACKLOG_LIMIT = 1000
+# A queue that is down is reported once a minute, not once per write.
+WARN_EVERY_SECONDS = 60.0
 
 
 class OutboxWaker:
@@ -38,6 +40,7 @@ class OutboxWaker:
         self.make_queue = make_queue
         self.interval = interval
         self.enqueued = 0
+        self.warned_at = float("-inf")
         self._task: Any = None
 
     def poke(self, events: list[dict[str, Any]] | None = None) -> None:
@@ -104,7 +107,9 @@ class _WakeThread:
                     waker.enqueue()
                 except Exception:
                     # The poll delivers the events; a queue that is down is the worker's story.
-                    logger.warning("dispatch wake-up not enqueued", exc_info=True)
+                    if time.monotonic() - waker.warned_at >= WARN_EVERY_SECONDS:
+                        waker.warned_at = time.monotonic()
+                        logger.warning("dispatch wake-up not enqueued", exc_info=True)
             time.sleep(min(w.interval for w in wakers) if wakers else 0)
 
 
