@@ -67,6 +67,7 @@ add_strings(
         "list.share_team": {"en": "Share with my team", "zh-CN": "与我的团队共享"},
         "list.view_deleted": {"en": "View “{name}” deleted", "zh-CN": "视图“{name}”已删除"},
         "list.select_page": {"en": "Select this page", "zh-CN": "选择本页"},
+        "list.select_row": {"en": "Select", "zh-CN": "选择"},
         "list.bulk_edit": {"en": "Edit selected ({count})", "zh-CN": "编辑所选（{count}）"},
         "list.bulk.title": {
             "en": "Change {count} records",
@@ -203,6 +204,7 @@ def render_table(
         selected=state.selected,
         on_select=select_one,
         on_sort=on_sort,
+        select_label=ctx.t("list.select_row"),
     )
 
 

@@ -23,7 +23,13 @@ from nicegui.events import GenericEventArguments
 
 from dealcraft.schema.model import FieldDef, ObjectDef
 from dealcraft.schema.types import handler_for
-from dealcraft.web.fields import REFERENCE_TYPES, ReferenceTitles, display, reference_target
+from dealcraft.web.fields import (
+    REFERENCE_TYPES,
+    ReferenceTitles,
+    display,
+    record_title,
+    reference_target,
+)
 
 TABLE_CLASSES = "dc-table w-full text-left text-sm"
 CELL_CLASSES = "p-2 border-b"
@@ -53,8 +59,9 @@ class RecordTable(ui.html):
     """Records as one HTML table; the first column links to the record page.
 
     ``on_select(record_id, checked)`` adds a selection box to each row (ticked for the ids in
-    ``selected``); ``on_sort(field)`` turns the headers of sortable fields into buttons, with
-    an arrow on the one ``sort`` names.
+    ``selected``, read aloud as ``select_label`` and the record's title); ``on_sort(field)``
+    turns the headers of sortable fields into buttons, with an arrow on the one ``sort``
+    names.
     """
 
     def __init__(
@@ -69,11 +76,13 @@ class RecordTable(ui.html):
         selected: Iterable[int] = (),
         on_select: Callable[[int, bool], None] | None = None,
         on_sort: Callable[[FieldDef], None] | None = None,
+        select_label: str = "",
     ) -> None:
         self.obj = obj
         self.fields = {f.name: f for f in fields}
         self.on_select = on_select
         self.on_sort = on_sort
+        self.select_label = select_label
         # What the table shows as text, for the simulated user's ``should_see`` in tests.
         self.texts: list[str] = []
         content = self.build(rows, fields, language, refs, sort, set(selected))
@@ -127,9 +136,10 @@ class RecordTable(ui.html):
         cells = [f'<tr class="{ROW_CLASSES}" data-record="{record_id}">']
         if self.on_select is not None:
             checked = " checked" if record_id in selected else ""
+            label = escape(f"{self.select_label} {record_title(self.obj, row)}".strip())
             cells.append(
                 f'<td class="{CELL_CLASSES}"><input type="checkbox" data-select="{record_id}"'
-                f' data-testid="select-{record_id}"{checked}></td>'
+                f' data-testid="select-{record_id}" aria-label="{label}"{checked}></td>'
             )
         for i, f in enumerate(fields):
             text = display(f, row, language, refs)

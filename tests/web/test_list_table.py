@@ -152,7 +152,9 @@ async def test_list_headers_sort_and_row_boxes_carry_record_ids(user, web_worksp
     # then each row has a selection box named for its record, and sortable headers are
     # buttons with the arrow on the sorted column
     for deal in deals:
-        assert f'data-testid="select-{deal["id"]}"' in table.content
+        assert f'data-testid="select-{deal["id"]}" aria-label="Select {deal["name"]}"' in (
+            table.content
+        )
     assert 'data-sort="name" data-testid="sort-name">Name ▲</button>' in table.content
     assert 'data-sort="stage"' in table.content
 
