@@ -184,16 +184,30 @@ def render_table(
     for row in rows:
         state.titles[row["id"]] = record_title(obj, row)
 
+    def whole_page() -> bool:
+        return all(i in state.selected for i in by_id)
+
+    def select_page(chosen: bool) -> None:
+        if chosen != whole_page():
+            on_select(rows, chosen)
+
     def select_one(record_id: int, chosen: bool) -> None:
         row = by_id.get(record_id)
-        if row is not None:
-            on_select([row], chosen)
+        if row is None:
+            return
+        on_select([row], chosen)
+        # The page's box follows the rows' boxes (its change handler sees nothing to do).
+        page_box.value = whole_page()
 
-    ui.checkbox(
-        ctx.t("list.select_page"),
-        value=all(i in state.selected for i in by_id),
-        on_change=lambda e: on_select(rows, e.value),
-    ).props("dense data-testid=select-page").mark("select-page")
+    page_box = (
+        ui.checkbox(
+            ctx.t("list.select_page"),
+            value=whole_page(),
+            on_change=lambda e: select_page(e.value),
+        )
+        .props("dense data-testid=select-page")
+        .mark("select-page")
+    )
     RecordTable(
         obj,
         rows,

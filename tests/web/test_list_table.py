@@ -168,6 +168,27 @@ async def test_list_headers_sort_and_row_boxes_carry_record_ids(user, web_worksp
     await user.should_see("Edit selected (1)")
 
 
+async def test_unticking_a_row_unticks_the_page_box_and_keeps_the_others(user, web_workspace):
+    # given rep_east has ticked the whole page of their five deals
+    await sign_in(user, "rep_east")
+    await user.open("/o/opportunity?sort=name")
+    await user.should_see("Hospital ERP phase 1")
+    user.find(marker="select-page").click()
+    await user.should_see("Edit selected (5)")
+    table = the_table(user)
+    first = web_workspace.records.list(
+        principal(web_workspace, "rep_east"), "opportunity", sort="name", limit=1
+    ).data[0]
+
+    # when they untick one row
+    with table:
+        table.handle_click(_click(table, {"select": first["id"], "checked": False}))
+
+    # then four stay selected and the page's box is no longer ticked
+    await user.should_see("Edit selected (4)")
+    assert user.find(marker="select-page").elements.pop().value is False
+
+
 def _click(table: RecordTable, args: dict) -> GenericEventArguments:
     """What the table's click listener sends from the browser (see ``CLICK_HANDLER``)."""
     return GenericEventArguments(sender=table, client=table.client, args=args)
