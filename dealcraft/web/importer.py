@@ -22,13 +22,16 @@ from nicegui.events import UploadEventArguments
 from dealcraft.errors import DealcraftError
 from dealcraft.records import BulkResult, ImportRejected, RowError
 from dealcraft.records.transfer import (
+    CREATED_AT_HEADERS,
     import_file,
+    normalise_header,
     read_table,
     suggest_mapping,
     writable_keys,
     write_report,
 )
 from dealcraft.schema.model import ObjectDef
+from dealcraft.web.i18n import add_strings
 from dealcraft.web.records import object_or_none
 from dealcraft.web.session import PageContext
 from dealcraft.web.shell import error_banner, frame, not_found, require_context, to_login
@@ -39,6 +42,17 @@ logger = logging.getLogger(__name__)
 PREVIEW_ROWS = 5
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 IGNORE = ""
+# An admin may map a column to the records' creation date (an import of history).
+CREATED_AT = "created_at"
+
+add_strings(
+    {
+        "import.created_at": {
+            "en": "Created at (keep the original date)",
+            "zh-CN": "创建时间（保留原始日期）",
+        },
+    }
+)
 
 
 def _report_table(ctx: PageContext, rejected: list[RowError]) -> None:
@@ -63,6 +77,8 @@ def import_page(ctx: PageContext, obj: ObjectDef) -> None:
         key: (f.label(ctx.language) + (f" ({key})" if key != f.name else ""))
         for key, f in writable_keys(obj).items()
     }
+    if ctx.is_admin:
+        targets[CREATED_AT] = ctx.t("import.created_at")
     options = {IGNORE: ctx.t("import.ignore"), **targets}
     selects: dict[str, ui.select] = {}
     progress_state = {"done": 0, "total": 0}
@@ -96,6 +112,11 @@ def import_page(ctx: PageContext, obj: ObjectDef) -> None:
     # Step 2: the mapping and a preview of the first rows
     def show_mapping(headers: list[str], rows: list[list[Any]]) -> None:
         suggested = suggest_mapping(obj, headers)
+        if CREATED_AT in targets:
+            dated = {normalise_header(h) for h in CREATED_AT_HEADERS}
+            for column in headers:
+                if normalise_header(column) in dated and not suggested.get(column):
+                    suggested[column] = CREATED_AT
         mapping_area.clear()
         result_area.clear()
         selects.clear()
@@ -159,6 +180,7 @@ def import_page(ctx: PageContext, obj: ObjectDef) -> None:
                 mapping=mapping,
                 skip_bad_rows=skip_bad_rows,
                 progress=progress,
+                keep_created_at=CREATED_AT in mapping.values(),
             )
         except ImportRejected as e:
             bar.set_visibility(False)

@@ -154,6 +154,31 @@ async def test_import_wizard_suggests_mapping_reports_and_skips_bad_rows(user, w
     assert web_workspace.records.count(SYSTEM, "account", where="name = '导入客户甲'") == 1
 
 
+async def test_import_wizard_admin_keeps_the_creation_dates_of_history(user, web_workspace):
+    # given an admin importing accounts with a 创建时间 column
+    await sign_in(user, "admin", "/o/account/import")
+    await _upload(user, "Name,Region,创建时间\n老客户乙,华东,2021-03-04\n")
+    await user.should_see(marker="import-preview")
+    (select,) = user.find(marker="map-创建时间").elements
+    assert select.value == "created_at"
+
+    # when the import runs, then the record keeps the date from the file
+    user.find(marker="run-import").click()
+    await user.should_see(marker="import-done", retries=30)
+    page = web_workspace.records.list(SYSTEM, "account", where="name = '老客户乙'")
+    assert [r["created_at"][:10] for r in page.data] == ["2021-03-04"]
+
+
+async def test_import_wizard_offers_no_creation_date_to_a_manager(user):
+    # given a regional manager (who may import, but is no admin): the date is not offered
+    await sign_in(user, "manager_east", "/o/account/import")
+    await _upload(user, "Name,Region,创建时间\n老客户丙,华东,2021-03-04\n")
+    await user.should_see(marker="import-preview")
+    (select,) = user.find(marker="map-创建时间").elements
+    assert select.value in ("", None)
+    assert "created_at" not in select.options
+
+
 # Speed ---------------------------------------------------------------------------------------
 COLUMNS = "name,account,stage,amount,probability,owner,close_date,region,created_at,updated_at"
 
