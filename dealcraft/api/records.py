@@ -74,7 +74,9 @@ def create_record(
 @router.post("/{object_name}/bulk")
 def bulk_create(
     object_name: str,
-    body: dict[str, Any] = Body(..., examples=[{"records": [{"name": "..."}], "key": None}]),
+    body: dict[str, Any] = Body(
+        ..., examples=[{"records": [{"name": "..."}], "key": None, "keep_created_at": False}]
+    ),
     principal: Principal = Depends(get_principal),
     workspace: Workspace = Depends(get_workspace),
 ):
@@ -90,6 +92,7 @@ def bulk_create(
         rows,
         key=body.get("key"),
         skip_bad_rows=bool(body.get("skip_bad_rows", False)),
+        keep_created_at=body.get("keep_created_at") is True,
     )
     return {**result.as_dict(), "ids": result.ids}
 

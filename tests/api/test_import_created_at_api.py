@@ -139,3 +139,36 @@ def test_import_api_created_at_codes_are_documented(admin_api, rep_api):
     assert codes == {"audit_fields_not_allowed", "created_at_not_mapped", "import_rejected"}
     assert row_codes == {"created_at_in_future"}
     assert (codes | row_codes) - documented_codes() == set()
+
+
+# The bulk API takes the same flag in its body ---------------------------------------------------
+BULK = {
+    "records": [
+        {"name": "MES 二期", "stage": "won", "close_date": "2025-08-31", "created_at": "2025-05-02"}
+    ]
+}
+
+
+def test_bulk_api_keeping_created_at_as_admin_backdates(admin_api):
+    response = admin_api.post(
+        "/api/v1/records/opportunity/bulk", json={**BULK, "keep_created_at": True}
+    )
+    assert response.status_code == 200, response.text
+    (record_id,) = response.json()["ids"]
+    record = admin_api.get(f"/api/v1/records/opportunity/{record_id}").json()
+    assert record["created_at"] == "2025-05-02T00:00:00Z"
+
+
+def test_bulk_api_created_at_without_the_flag_or_as_rep_is_refused(admin_api, rep_api):
+    # Without the flag the platform column is read-only, as before
+    response = admin_api.post("/api/v1/records/opportunity/bulk", json=BULK)
+    assert response.status_code == 422, response.text
+    assert "read_only_field" in response.text
+
+    # A rep asking for it hears the rule, and nothing is written
+    response = rep_api.post(
+        "/api/v1/records/opportunity/bulk", json={**BULK, "keep_created_at": True}
+    )
+    assert response.status_code == 403, response.text
+    assert response.json()["error"]["code"] == "audit_fields_not_allowed"
+    assert admin_api.get("/api/v1/records/opportunity").json()["data"] == []
