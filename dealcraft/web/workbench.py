@@ -149,7 +149,11 @@ def _chart_and_table(
     with ui.card().classes("w-full").props(f"data-testid={testid}").mark(testid):
         ui.label(title).classes("text-subtitle1")
         with ui.element("div").classes("w-full flex flex-wrap md:flex-nowrap items-start gap-4"):
-            ui.echart(option).classes("w-full md:w-auto md:min-w-[280px] md:flex-grow h-72")
+            # Drawn at once, without the growing-bars animation: a glance (or a screenshot)
+            # taken in the first second then shows the same numbers as the table.
+            ui.echart({"animation": False, **option}).classes(
+                "w-full md:w-auto md:min-w-[280px] md:flex-grow h-72"
+            )
             with ui.element("div").classes("w-full md:w-auto overflow-x-auto"):
                 with ui.element("table").classes("text-sm min-w-[240px] w-full"):
                     with ui.element("tr"):

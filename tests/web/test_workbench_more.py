@@ -137,6 +137,11 @@ async def test_manager_sees_win_rate_and_cycle_by_rep(user, web_workspace):
         ["Qian Rep", "1", "10"],
         ["Zhao Rep", "3", "60"],
     ]
+    # and the charts draw those numbers at once (no animation from zero)
+    charts = list(user.find(ui.echart).elements)
+    assert charts and all(chart.options["animation"] is False for chart in charts)
+    (cycle_chart,) = [c for c in charts if c.options["series"][0]["data"] in ([10, 60], [60, 10])]
+    assert cycle_chart is not None
 
 
 async def test_manager_sees_forecast_by_close_month(user, web_workspace):
