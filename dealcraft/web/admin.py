@@ -15,7 +15,6 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import Request
 from nicegui import ui
 
 from dealcraft.access.policies import FIELD_RULES, OPERATIONS
@@ -25,7 +24,7 @@ from dealcraft.errors import DealcraftError, ValidationFailed
 from dealcraft.web.fields import choice_options
 from dealcraft.web.i18n import add_strings
 from dealcraft.web.session import PageContext
-from dealcraft.web.shell import AUDIT_READERS, error_banner, frame, require_context, to_login
+from dealcraft.web.shell import AUDIT_READERS, error_banner, signed_in_page
 from dealcraft.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -778,49 +777,24 @@ def roles_page(ctx: PageContext) -> None:
 
 
 def register(workspace: Workspace) -> None:
-    @ui.page("/admin/policies")
-    def policies(request: Request):
-        ctx = require_context(workspace, request)
-        if ctx is None:
-            return to_login(request)
-        with frame(ctx, ctx.t("policies.title")):
-            if not ctx.is_admin:
+    def admins_only(build, allowed=lambda ctx: ctx.is_admin):
+        def page(ctx: PageContext) -> None:
+            if not allowed(ctx):
                 _refused(ctx)
                 return
-            policies_page(ctx)
+            build(ctx)
 
-    @ui.page("/me/tokens")
-    def tokens(request: Request):
-        ctx = require_context(workspace, request)
-        if ctx is None:
-            return to_login(request)
-        with frame(ctx, ctx.t("tokens.title")):
-            tokens_page(ctx)
+        return page
 
-    @ui.page("/admin/audit")
-    def audit(request: Request):
-        ctx = require_context(workspace, request)
-        if ctx is None:
-            return to_login(request)
-        with frame(ctx, ctx.t("audit.title")):
-            if not may_read_audit(ctx):
-                _refused(ctx)
-                return
-            audit_page(ctx)
-
-    def admin_page(path: str, title_key: str, build) -> None:
-        @ui.page(path)
-        def page(request: Request):
-            ctx = require_context(workspace, request)
-            if ctx is None:
-                return to_login(request)
-            with frame(ctx, ctx.t(title_key)):
-                if not ctx.is_admin:
-                    _refused(ctx)
-                    return
-                build(ctx)
-
-    admin_page("/admin/users", "users.title", users_page)
-    admin_page("/admin/teams", "teams.title", teams_page)
-    admin_page("/admin/regions", "regions.title", regions_page)
-    admin_page("/admin/roles", "roles.title", roles_page)
+    signed_in_page(workspace, "/me/tokens", "tokens.title")(tokens_page)
+    signed_in_page(workspace, "/admin/policies", "policies.title")(admins_only(policies_page))
+    signed_in_page(workspace, "/admin/audit", "audit.title")(
+        admins_only(audit_page, allowed=may_read_audit)
+    )
+    for path, title_key, build in (
+        ("/admin/users", "users.title", users_page),
+        ("/admin/teams", "teams.title", teams_page),
+        ("/admin/regions", "regions.title", regions_page),
+        ("/admin/roles", "roles.title", roles_page),
+    ):
+        signed_in_page(workspace, path, title_key)(admins_only(build))

@@ -6,9 +6,9 @@ new field is a real column at once and the next page load shows it in lists and 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
-from fastapi import Request
 from nicegui import ui
 
 from dealcraft import expr
@@ -18,7 +18,7 @@ from dealcraft.schema.types import FIELD_TYPES, ROLLUP_AGGREGATES
 from dealcraft.web.builder_fields import field_editor, rollup_verdict
 from dealcraft.web.builder_layout import layout_editor
 from dealcraft.web.session import PageContext
-from dealcraft.web.shell import error_banner, frame, not_found, require_context, to_login
+from dealcraft.web.shell import error_banner, not_found, signed_in_page
 from dealcraft.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -321,54 +321,40 @@ def add_field_form(ctx: PageContext, obj: ObjectDef, on_added) -> None:
 
 
 def register(workspace: Workspace) -> None:
-    @ui.page("/admin/objects")
-    def builder_objects(request: Request):
-        ctx = require_context(workspace, request)
-        if ctx is None:
-            return to_login(request)
-        with frame(ctx, ctx.t("builder.title")):
-            if _admin_only(ctx):
-                objects_page(ctx)
+    page = partial(signed_in_page, workspace, title="builder.title")
 
-    @ui.page("/admin/objects/{object_name}")
-    def builder_fields(request: Request, object_name: str):
-        ctx = require_context(workspace, request)
-        if ctx is None:
-            return to_login(request)
-        with frame(ctx, ctx.t("builder.title")):
-            if not _admin_only(ctx):
-                return
-            obj = workspace.registry.view().objects.get(object_name)
-            if obj is None:
-                not_found(ctx)
-                return
-            fields_page(ctx, obj)
+    @page("/admin/objects")
+    def builder_objects(ctx: PageContext) -> None:
+        if _admin_only(ctx):
+            objects_page(ctx)
 
-    @ui.page("/admin/objects/{object_name}/fields/{field_name}")
-    def builder_field(request: Request, object_name: str, field_name: str):
-        ctx = require_context(workspace, request)
-        if ctx is None:
-            return to_login(request)
-        with frame(ctx, ctx.t("builder.title")):
-            if not _admin_only(ctx):
-                return
-            obj = workspace.registry.view().objects.get(object_name)
-            f = obj.field(field_name) if obj is not None else None
-            if obj is None or f is None:
-                not_found(ctx)
-                return
-            field_editor(ctx, obj, f, check_formula, _error_text)
+    @page("/admin/objects/{object_name}")
+    def builder_fields(ctx: PageContext, object_name: str) -> None:
+        obj = workspace.registry.view().objects.get(object_name)
+        if not _admin_only(ctx):
+            return
+        if obj is None:
+            not_found(ctx)
+            return
+        fields_page(ctx, obj)
 
-    @ui.page("/admin/objects/{object_name}/layout")
-    def builder_layout(request: Request, object_name: str):
-        ctx = require_context(workspace, request)
-        if ctx is None:
-            return to_login(request)
-        with frame(ctx, ctx.t("builder.title")):
-            if not _admin_only(ctx):
-                return
-            obj = workspace.registry.view().objects.get(object_name)
-            if obj is None:
-                not_found(ctx)
-                return
-            layout_editor(ctx, obj, _error_text)
+    @page("/admin/objects/{object_name}/fields/{field_name}")
+    def builder_field(ctx: PageContext, object_name: str, field_name: str) -> None:
+        obj = workspace.registry.view().objects.get(object_name)
+        f = obj.field(field_name) if obj is not None else None
+        if not _admin_only(ctx):
+            return
+        if obj is None or f is None:
+            not_found(ctx)
+            return
+        field_editor(ctx, obj, f, check_formula, _error_text)
+
+    @page("/admin/objects/{object_name}/layout")
+    def builder_layout(ctx: PageContext, object_name: str) -> None:
+        obj = workspace.registry.view().objects.get(object_name)
+        if not _admin_only(ctx):
+            return
+        if obj is None:
+            not_found(ctx)
+            return
+        layout_editor(ctx, obj, _error_text)

@@ -16,7 +16,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import Request
 from nicegui import ui
 
 from dealcraft.errors import DealcraftError, NotFound
@@ -25,7 +24,7 @@ from dealcraft.flows.service import FlowService
 from dealcraft.schema.model import pick_label
 from dealcraft.web.i18n import add_strings
 from dealcraft.web.session import PageContext
-from dealcraft.web.shell import frame, not_found, require_context, to_login
+from dealcraft.web.shell import not_found, signed_in_page
 from dealcraft.workspace import Workspace
 
 JSON_PREVIEW = 400
@@ -237,51 +236,37 @@ def register(workspace: Workspace) -> None:
 
     load_builtins()
 
-    @ui.page("/flows")
-    def flows_list(request: Request):
-        ctx = require_context(workspace, request)
-        if ctx is None:
-            return to_login(request)
-        with frame(ctx, ctx.t("flows.title")):
-            if _admin_only(ctx):
-                flows_page(ctx)
+    @signed_in_page(workspace, "/flows", "flows.title")
+    def flows_list(ctx: PageContext) -> None:
+        if _admin_only(ctx):
+            flows_page(ctx)
 
     # Registered before /flows/{name}, which would otherwise take "runs" for a flow's name.
-    @ui.page("/flows/runs")
-    def flow_runs(request: Request, flow: str = "", status: str = ""):
-        ctx = require_context(workspace, request)
-        if ctx is None:
-            return to_login(request)
-        with frame(ctx, ctx.t("flows.history")):
-            if _admin_only(ctx):
-                runs_page(ctx, flow or None, status or None)
+    @signed_in_page(workspace, "/flows/runs", "flows.history")
+    def flow_runs(ctx: PageContext, flow: str = "", status: str = "") -> None:
+        if _admin_only(ctx):
+            runs_page(ctx, flow or None, status or None)
 
-    @ui.page("/flows/runs/{run_id}")
-    def flow_run(request: Request, run_id: int):
-        ctx = require_context(workspace, request)
-        if ctx is None:
-            return to_login(request)
-        with frame(ctx, ctx.t("flows.run", id=run_id)):
-            if not _admin_only(ctx):
-                return
-            try:
-                run = FlowService(workspace).run(run_id)
-            except NotFound:
-                not_found(ctx)
-                return
-            run_page(ctx, run)
+    @signed_in_page(
+        workspace, "/flows/runs/{run_id}", lambda ctx, run_id: ctx.t("flows.run", id=run_id)
+    )
+    def flow_run(ctx: PageContext, run_id: int) -> None:
+        if not _admin_only(ctx):
+            return
+        try:
+            run = FlowService(workspace).run(run_id)
+        except NotFound:
+            not_found(ctx)
+            return
+        run_page(ctx, run)
 
-    @ui.page("/flows/{name}")
-    def flow_builder(request: Request, name: str):
-        ctx = require_context(workspace, request)
-        if ctx is None:
-            return to_login(request)
-        with frame(ctx, ctx.t("flows.title")):
-            if not _admin_only(ctx):
-                return
-            try:
-                FlowService(workspace).definition(name)
-            except NotFound:
-                not_found(ctx)
-                return
-            builder_page(ctx, name)
+    @signed_in_page(workspace, "/flows/{name}", "flows.title")
+    def flow_builder(ctx: PageContext, name: str) -> None:
+        if not _admin_only(ctx):
+            return
+        try:
+            FlowService(workspace).definition(name)
+        except NotFound:
+            not_found(ctx)
+            return
+        builder_page(ctx, name)

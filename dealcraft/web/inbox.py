@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import Request
 from nicegui import ui
 
 from dealcraft.errors import DealcraftError
 from dealcraft.inbox import Inbox
 from dealcraft.web.i18n import add_strings
 from dealcraft.web.session import PageContext
-from dealcraft.web.shell import frame, require_context, to_login
+from dealcraft.web.shell import signed_in_page
 from dealcraft.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -104,10 +103,4 @@ def inbox_page(ctx: PageContext) -> None:
 
 
 def register(workspace: Workspace) -> None:
-    @ui.page("/inbox")
-    def inbox(request: Request):
-        ctx = require_context(workspace, request)
-        if ctx is None:
-            return to_login(request)
-        with frame(ctx, ctx.t("inbox.title")):
-            inbox_page(ctx)
+    signed_in_page(workspace, "/inbox", "inbox.title")(inbox_page)

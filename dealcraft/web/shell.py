@@ -3,9 +3,11 @@ sign-in and sign-out, and the error pages."""
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
@@ -22,6 +24,9 @@ from dealcraft.web.session import PageContext, current_language, page_context, s
 from dealcraft.workspace import Workspace
 
 logger = logging.getLogger(__name__)
+
+# A page body: builds inside the frame, given the page context and the path/query values.
+PageBuilder = Callable[..., None]
 
 # Objects that belong to the organisation rather than to selling; listed last in the rail.
 ORGANISATION_OBJECTS = ("user", "team", "region")
@@ -72,6 +77,42 @@ def readable_objects(ctx: PageContext, policy: PolicyEngine | None = None) -> li
 def require_context(workspace: Workspace, request: Request) -> PageContext | None:
     """The page's context, or None for an anonymous visitor (answer with ``to_login``)."""
     return page_context(workspace, request)
+
+
+def signed_in_page(
+    workspace: Workspace, path: str, title: str | Callable[..., str]
+) -> Callable[[PageBuilder], PageBuilder]:
+    """Register ``build(ctx, **params)`` as the page at ``path`` for signed-in users.
+
+    An anonymous visitor is sent to sign in and back; otherwise the page builds inside
+    ``frame``, titled by the string key ``title`` or by ``title(ctx, **params)``. The path
+    and query parameters are those of ``build`` after ``ctx``, typed as NiceGUI and FastAPI
+    read them.
+    """
+
+    def decorate(build: PageBuilder) -> PageBuilder:
+        signature = inspect.signature(build)
+        params = list(signature.parameters.values())[1:]
+
+        def page(request: Request, **values: Any) -> RedirectResponse | None:
+            ctx = require_context(workspace, request)
+            if ctx is None:
+                return to_login(request)
+            heading = ctx.t(title) if isinstance(title, str) else title(ctx, **values)
+            with frame(ctx, heading):
+                build(ctx, **values)
+            return None
+
+        request_param = inspect.Parameter(
+            "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request
+        )
+        page.__signature__ = signature.replace(parameters=[request_param, *params])  # type: ignore[attr-defined]
+        page.__name__ = build.__name__
+        page.__doc__ = build.__doc__
+        ui.page(path)(page)
+        return build
+
+    return decorate
 
 
 def to_login(request: Request) -> RedirectResponse:

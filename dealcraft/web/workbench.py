@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from fastapi import Request
 from nicegui import ui
 
 from dealcraft.errors import DealcraftError
 from dealcraft.web.fields import ReferenceTitles, choice_options, record_title
 from dealcraft.web.i18n import add_strings
 from dealcraft.web.session import PageContext
-from dealcraft.web.shell import frame, require_context, to_login
+from dealcraft.web.shell import signed_in_page
 from dealcraft.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -588,18 +587,5 @@ def stalled_list(ctx: PageContext, stuck: list[dict[str, Any]], now: datetime, r
 
 
 def register(workspace: Workspace) -> None:
-    @ui.page("/")
-    def home(request: Request):
-        ctx = require_context(workspace, request)
-        if ctx is None:
-            return to_login(request)
-        with frame(ctx, ctx.t("day.title")):
-            my_day(ctx)
-
-    @ui.page("/team")
-    def team(request: Request):
-        ctx = require_context(workspace, request)
-        if ctx is None:
-            return to_login(request)
-        with frame(ctx, ctx.t("team.title")):
-            team_page(ctx)
+    signed_in_page(workspace, "/", "day.title")(my_day)
+    signed_in_page(workspace, "/team", "team.title")(team_page)
