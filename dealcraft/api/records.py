@@ -46,11 +46,15 @@ def list_records(
     sort: str | None = Query(None, description="comma-separated fields, '-' for descending"),
     limit: int = Query(50, description=f"1..{MAX_LIMIT}"),
     cursor: str | None = Query(None, description="next_cursor of the previous page"),
+    fields: str | None = Query(
+        None, description="comma-separated field names: only these (and the system fields)"
+    ),
     principal: Principal = Depends(get_principal),
     workspace: Workspace = Depends(get_workspace),
 ):
+    wanted = [name.strip() for name in fields.split(",") if name.strip()] if fields else None
     page = workspace.records.list(
-        principal, object_name, where=where, sort=sort, limit=limit, cursor=cursor
+        principal, object_name, where=where, sort=sort, limit=limit, cursor=cursor, fields=wanted
     )
     return JSONResponse({"data": page.data, "next_cursor": page.next_cursor})
 

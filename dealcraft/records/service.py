@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -233,8 +233,13 @@ class RecordService:
         cursor: str | None = None,
         params: Mapping[str, Any] | None = None,
         operation: str = "read",
+        fields: Sequence[str] | None = None,
     ) -> Page:
-        """A page of records; ``operation="export"`` also requires the export grant."""
+        """A page of records; ``operation="export"`` also requires the export grant.
+
+        With ``fields``, each record carries only those fields (and its system fields): a
+        page that shows the titles of referenced records need not compute their roll-ups.
+        """
         scoped, obj = self._resolve(principal, object_name, "read")
         if operation != "read":
             self._check(principal, obj, operation)
@@ -244,8 +249,9 @@ class RecordService:
                 code="invalid_limit",
                 details={"field": "limit", "value": limit},
             )
+        only = self._only_fields(scoped, obj, fields)
         table = scoped.view.tables[obj.name]
-        query = self._select(scoped, obj, table).where(table.c.deleted_at.is_(None))
+        query = self._select(scoped, obj, table, only).where(table.c.deleted_at.is_(None))
         if where:
             query = query.where(self._condition(scoped, obj, table, where, params))
 
@@ -269,7 +275,25 @@ class RecordService:
             next_cursor = encode_cursor(
                 sort_text, [last[f"__sort{i}"] for i in range(len(keys))], last["id"]
             )
-        return Page([self._serialise(scoped, obj, row) for row in rows], next_cursor)
+        return Page([self._serialise(scoped, obj, row, only=only) for row in rows], next_cursor)
+
+    @staticmethod
+    def _only_fields(
+        scoped: ScopedSchema, obj: ObjectDef, fields: Sequence[str] | None
+    ) -> frozenset[str] | None:
+        """The field names a sparse list asks for; a field hidden from the principal is as
+        unknown as a missing one (its existence is not revealed)."""
+        if fields is None:
+            return None
+        readable = {f.name for f in scoped.readable_fields(obj)}
+        for name in fields:
+            if name not in readable:
+                raise InvalidInput(
+                    f"{obj.name} has no field {name!r} you may read; list fields by name",
+                    code="unknown_field",
+                    details={"field": "fields", "value": name},
+                )
+        return frozenset(fields)
 
     def count(
         self,
@@ -646,13 +670,23 @@ class RecordService:
                 )
 
     # Internals: SQL -----------------------------------------------------------------------
-    def _select(self, scoped: ScopedSchema, obj: ObjectDef, table: sa.Table) -> sa.Select:
-        """The principal's SELECT of ``obj``: readable columns, computed fields, row scope."""
-        cached = scoped.statements.get(obj.name)
+    def _select(
+        self,
+        scoped: ScopedSchema,
+        obj: ObjectDef,
+        table: sa.Table,
+        only: frozenset[str] | None = None,
+    ) -> sa.Select:
+        """The principal's SELECT of ``obj``: readable columns, computed fields, row scope
+        (with ``only``, just those fields besides the system columns)."""
+        cache_key = obj.name if only is None else f"{obj.name}:{','.join(sorted(only))}"
+        cached = scoped.statements.get(cache_key)
         if cached is None:
             columns: list[Any] = [table.c[name] for name in SYSTEM_COLUMNS]
             columns.append(table.c.deleted_at)
             for f in scoped.readable_fields(obj):
+                if only is not None and f.name not in only:
+                    continue
                 handler = handler_for(f.type)
                 if handler.stored:
                     columns.extend(table.c[c] for c in scoped.view.column_names(f))
@@ -662,7 +696,7 @@ class RecordService:
             scope = scoped.row_scope(obj.name, table)
             if scope is not None:
                 cached = cached.where(scope)
-            scoped.statements[obj.name] = cached
+            scoped.statements[cache_key] = cached
         return cached
 
     def _condition(
@@ -715,6 +749,7 @@ class RecordService:
         obj: ObjectDef,
         row: Mapping[str, Any],
         unmasked: set[str] | frozenset[str] = frozenset(),
+        only: frozenset[str] | None = None,
     ) -> dict[str, Any]:
         record: dict[str, Any] = {
             "id": row["id"],
@@ -727,6 +762,8 @@ class RecordService:
         if row["deleted_at"] is not None:
             record["deleted_at"] = _DT.dump(None, row["deleted_at"])  # type: ignore[arg-type]
         for f, handler, masked in scoped.read_plan(obj):
+            if only is not None and f.name not in only:
+                continue
             values = handler.read(f, row)
             if masked and f.name not in unmasked:
                 values = {k: mask_value(f.type, v) for k, v in values.items()}
