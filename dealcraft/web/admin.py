@@ -24,7 +24,7 @@ from dealcraft.errors import DealcraftError, ValidationFailed
 from dealcraft.web.fields import choice_options
 from dealcraft.web.i18n import add_strings
 from dealcraft.web.session import PageContext
-from dealcraft.web.shell import AUDIT_READERS, error_banner, signed_in_page
+from dealcraft.web.shell import AUDIT_READERS, allowed_or_notice, error_banner, signed_in_page
 from dealcraft.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -88,10 +88,6 @@ add_strings(
 
 def may_read_audit(ctx: PageContext) -> bool:
     return ctx.is_admin or bool(ctx.principal.roles & AUDIT_READERS)
-
-
-def _refused(ctx: PageContext) -> None:
-    ui.label(ctx.t("admin.refused")).props("data-testid=admin-only").mark("admin-only")
 
 
 def _table(header: list[str], rows: list[list[Any]], testid: str, actions=None) -> None:
@@ -779,10 +775,8 @@ def roles_page(ctx: PageContext) -> None:
 def register(workspace: Workspace) -> None:
     def admins_only(build, allowed=lambda ctx: ctx.is_admin):
         def page(ctx: PageContext) -> None:
-            if not allowed(ctx):
-                _refused(ctx)
-                return
-            build(ctx)
+            if allowed_or_notice(ctx, allowed(ctx), "admin.refused"):
+                build(ctx)
 
         return page
 

@@ -18,7 +18,7 @@ from dealcraft.schema.types import FIELD_TYPES, ROLLUP_AGGREGATES
 from dealcraft.web.builder_fields import field_editor, rollup_verdict
 from dealcraft.web.builder_layout import layout_editor
 from dealcraft.web.session import PageContext
-from dealcraft.web.shell import error_banner, not_found, signed_in_page
+from dealcraft.web.shell import allowed_or_notice, error_banner, not_found, signed_in_page
 from dealcraft.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -31,8 +31,7 @@ def _admin_only(ctx: PageContext) -> bool:
     try:
         ctx.workspace.policy.check_schema_change(ctx.principal)
     except DealcraftError:
-        ui.label(ctx.t("builder.admin_only")).props("data-testid=admin-only").mark("admin-only")
-        return False
+        return allowed_or_notice(ctx, False, "builder.admin_only")
     return True
 
 

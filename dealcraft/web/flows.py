@@ -24,7 +24,7 @@ from dealcraft.flows.service import FlowService
 from dealcraft.schema.model import pick_label
 from dealcraft.web.i18n import add_strings
 from dealcraft.web.session import PageContext
-from dealcraft.web.shell import not_found, signed_in_page
+from dealcraft.web.shell import allowed_or_notice, not_found, signed_in_page
 from dealcraft.workspace import Workspace
 
 JSON_PREVIEW = 400
@@ -142,10 +142,7 @@ add_strings(
 
 def _admin_only(ctx: PageContext) -> bool:
     """True for an admin; anyone else is told that flows are for admins."""
-    if ctx.is_admin:
-        return True
-    ui.label(ctx.t("flows.admin_only")).props("data-testid=admin-only").mark("admin-only")
-    return False
+    return allowed_or_notice(ctx, ctx.is_admin, "flows.admin_only")
 
 
 def flow_label(definition: Mapping[str, Any], language: str) -> str:

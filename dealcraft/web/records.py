@@ -35,6 +35,7 @@ from dealcraft.web.fields import (
     reference_target,
     title_field,
 )
+from dealcraft.web.flows import flow_label
 from dealcraft.web.i18n import STRINGS, add_strings
 from dealcraft.web.session import PageContext
 from dealcraft.web.shell import (
@@ -133,13 +134,6 @@ def related_fields(ctx: PageContext, obj: ObjectDef) -> list[tuple[ObjectDef, Fi
     return found
 
 
-def _flow_label(flow: dict[str, Any], language: str) -> str:
-    label = flow.get("label")
-    if isinstance(label, dict):
-        return pick_label(label, language, flow["name"])
-    return str(label or flow["name"])
-
-
 def _flow_buttons(ctx: PageContext, obj: ObjectDef, record_id: int) -> None:
     """A button per enabled flow with a manual trigger on this object ("run on this record").
 
@@ -163,7 +157,7 @@ def _flow_buttons(ctx: PageContext, obj: ObjectDef, record_id: int) -> None:
         ui.label(ctx.t("record.flows")).classes("text-xs text-grey-7")
         for flow in manual:
             ui.button(
-                _flow_label(flow, ctx.language),
+                flow_label(flow, ctx.language),
                 icon="bolt",
                 on_click=lambda n=flow["name"]: start(n),
             ).props(f"outline dense data-testid=run-flow-{flow['name']}").mark(

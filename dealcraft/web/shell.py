@@ -115,6 +115,13 @@ def signed_in_page(
     return decorate
 
 
+def allowed_or_notice(ctx: PageContext, allowed: bool, message_key: str) -> bool:
+    """``allowed``, after telling anyone who is not why the page stays empty."""
+    if not allowed:
+        ui.label(ctx.t(message_key)).props("data-testid=admin-only").mark("admin-only")
+    return allowed
+
+
 def to_login(request: Request) -> RedirectResponse:
     """Send an anonymous visitor to the sign-in page, coming back here afterwards."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")

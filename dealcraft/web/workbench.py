@@ -18,6 +18,7 @@ from typing import Any
 from nicegui import ui
 
 from dealcraft.errors import DealcraftError
+from dealcraft.schema.model import ObjectDef
 from dealcraft.web.fields import ReferenceTitles, choice_options, record_title
 from dealcraft.web.i18n import add_strings
 from dealcraft.web.session import PageContext
@@ -216,6 +217,17 @@ def _listed(ctx: PageContext, object_name: str, **query: Any) -> list[dict[str, 
         return []
 
 
+def _dated_links(
+    ctx: PageContext, obj: ObjectDef, records: list[dict[str, Any]], moment_key: str, fmt: str
+) -> None:
+    """One line per record: its ``moment_key`` as ``fmt``, then a link to it by title."""
+    for record in records:
+        with ui.row().classes("gap-2 no-wrap"):
+            moment = _parse_moment(record.get(moment_key))
+            ui.label(moment.strftime(fmt) if moment else "").classes("text-grey-7 text-sm")
+            ui.link(record_title(obj, record), f"/o/{obj.name}/{record['id']}")
+
+
 def my_day(ctx: PageContext) -> None:
     view = ctx.workspace.registry.view()
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -270,36 +282,18 @@ def my_day(ctx: PageContext) -> None:
                 limit=20,
                 where="owner = :user.id and type = 'visit' and date(occurred_at) = today()",
             )
+            _dated_links(ctx, view.objects["activity"], visits, "occurred_at", "%H:%M")
             if not visits:
                 ui.label(ctx.t("day.visits.none")).classes("text-grey-6")
-            for visit in visits:
-                with ui.row().classes("gap-2 no-wrap"):
-                    moment = _parse_moment(visit.get("occurred_at"))
-                    ui.label(moment.strftime("%H:%M") if moment else "").classes(
-                        "text-grey-7 text-sm"
-                    )
-                    ui.link(
-                        record_title(view.objects["activity"], visit),
-                        f"/o/activity/{visit['id']}",
-                    )
 
         # My accounts, the most recently changed first.
         with _day_card(ctx, "day.accounts", "recent-accounts"):
             accounts = _listed(
                 ctx, "account", sort="-updated_at", limit=RECENT_ACCOUNTS, where="owner = :user.id"
             )
+            _dated_links(ctx, view.objects["account"], accounts, "updated_at", "%m-%d")
             if not accounts:
                 ui.label(ctx.t("day.accounts.none")).classes("text-grey-6")
-            for account in accounts:
-                with ui.row().classes("gap-2 no-wrap"):
-                    changed = _parse_moment(account.get("updated_at"))
-                    ui.label(changed.strftime("%m-%d") if changed else "").classes(
-                        "text-grey-7 text-sm"
-                    )
-                    ui.link(
-                        record_title(view.objects["account"], account),
-                        f"/o/account/{account['id']}",
-                    )
 
     stats, truncated = pipeline(ctx, f"owner = :user.id and {OPEN}")
     stage_chart(ctx, ctx.t("day.pipeline"), stats["stage"], False, "my-pipeline")
